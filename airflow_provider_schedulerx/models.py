@@ -1,0 +1,290 @@
+"""SchedulerX enumerations and the job instance record, with Python names and pendulum times."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pendulum
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "FAILURE_STATUSES",
+    "FINISHED_STATUSES",
+    "InstanceStatus",
+    "JobInstance",
+    "SUCCESS_STATUSES",
+    "TimeType",
+    "TriggerType",
+    "parse_service_time",
+    "parse_statuses",
+]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+SERVICE_TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
+
+
+class _LenientIntEnum(enum.IntEnum):
+    """An IntEnum that keeps a value the service sends but this release does not know,
+    as a pseudo-member named ``UNRECOGNIZED_<value>``, instead of crashing."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return cls(int(value))
+        if isinstance(value, int) and not isinstance(value, bool):
+            member = int.__new__(cls, value)
+            member._name_ = f"UNRECOGNIZED_{value}"
+            member._value_ = value
+            return member
+        return None
+
+    @property
+    def recognized(self) -> bool:
+        return self._name_ in type(self).__members__
+
+    @property
+    def label(self) -> str:
+        """Lower-case name with spaces (``partial failed``), for messages."""
+        return self._name_.lower().replace("_", " ")
+
+
+class InstanceStatus(_LenientIntEnum):
+    """Status of a SchedulerX job instance (``JobInstanceDetail.Status``)."""
+
+    UNKNOWN = 0
+    WAITING = 1
+    READY = 2
+    RUNNING = 3
+    SUCCESS = 4
+    FAILED = 5
+    KILLED = 6
+    PAUSED = 7
+    SUBMITTED = 8
+    REJECTED = 9
+    ACCEPTED = 10
+    PARTIAL_FAILED = 11
+    SKIPPED = 12
+    REMOVED = 99
+
+
+class TimeType(_LenientIntEnum):
+    """How a job is scheduled (``TimeConfig.TimeType``)."""
+
+    CRON = 1
+    FIX_RATE = 3
+    SECOND_DELAY = 4
+    ONE_TIME = 5
+    API = 100
+
+
+class TriggerType(_LenientIntEnum):
+    """What started a job instance (``JobInstanceDetail.TriggerType``)."""
+
+    SCHEDULED = 1
+    DATA_UPDATE = 2
+    API = 3
+    MANUAL_RERUN = 4
+    SYSTEM_RERUN = 5
+
+
+SUCCESS_STATUSES: frozenset[InstanceStatus] = frozenset({InstanceStatus.SUCCESS})
+FAILURE_STATUSES: frozenset[InstanceStatus] = frozenset(
+    {
+        InstanceStatus.FAILED,
+        InstanceStatus.KILLED,
+        InstanceStatus.REJECTED,
+        InstanceStatus.PARTIAL_FAILED,
+    }
+)
+FINISHED_STATUSES: frozenset[InstanceStatus] = frozenset(
+    {
+        InstanceStatus.SUCCESS,
+        InstanceStatus.FAILED,
+        InstanceStatus.KILLED,
+        InstanceStatus.REJECTED,
+        InstanceStatus.PARTIAL_FAILED,
+        InstanceStatus.SKIPPED,
+        InstanceStatus.REMOVED,
+    }
+)
+
+
+def _parse_status(value: object, setting: str) -> InstanceStatus:
+    if isinstance(value, InstanceStatus) and value.recognized:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in InstanceStatus._value2member_map_:
+            return InstanceStatus(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and int(text) in InstanceStatus._value2member_map_:
+            return InstanceStatus(int(text))
+        name = text.upper().replace(" ", "_").replace("-", "_")
+        if name in InstanceStatus.__members__:
+            return InstanceStatus[name]
+    allowed = ", ".join(f"{s.value} ({s.label})" for s in InstanceStatus)
+    raise ValueError(f"{setting}: {value!r} is not a SchedulerX instance status; use one of {allowed}")
+
+
+def parse_statuses(values: Iterable[object] | object, setting: str) -> frozenset[InstanceStatus]:
+    """Read a user's list of statuses (numbers, names like ``"failed"``, or members).
+
+    :param values: one status or an iterable of them.
+    :param setting: the argument's name, for the error message.
+    :raises ValueError: naming the setting and the allowed values, on anything unknown.
+    """
+    if isinstance(values, (str, int)):
+        values = [values]
+    if not isinstance(values, Iterable):
+        raise ValueError(f"{setting}: expected a list of statuses, got {values!r}")
+    return frozenset(_parse_status(value, setting) for value in values)
+
+
+def parse_service_time(value: object, timezone: str = DEFAULT_TIMEZONE) -> pendulum.DateTime | None:
+    """A service time (``yyyy-MM-dd HH:mm:ss``, no zone, or epoch milliseconds) as an aware
+    pendulum datetime in ``timezone``; empty values are ``None``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pendulum.from_timestamp(value / 1000, tz=timezone)
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return pendulum.from_timestamp(int(text) / 1000, tz=timezone)
+    try:
+        return pendulum.from_format(text, SERVICE_TIME_FORMAT, tz=timezone)
+    except ValueError:
+        parsed = pendulum.parse(text, tz=timezone)
+        if not isinstance(parsed, pendulum.DateTime):
+            raise ValueError(f"not a date and time: {text!r}") from None
+        return parsed
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+def _int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(frozen=True)
+class JobInstance:
+    """One SchedulerX job instance, as ``GetJobInstance`` (or a list item) describes it.
+
+    Times are timezone-aware pendulum datetimes in the zone the service's wall-clock
+    strings are read in (Asia/Shanghai unless told otherwise).
+    """
+
+    instance_id: int
+    job_id: int
+    status: InstanceStatus
+    job_name: str | None = None
+    progress: str | None = None
+    result: str | None = None
+    time_type: TimeType | None = None
+    trigger_type: TriggerType | None = None
+    start_time: pendulum.DateTime | None = None
+    end_time: pendulum.DateTime | None = None
+    schedule_time: pendulum.DateTime | None = None
+    data_time: pendulum.DateTime | None = None
+    executor: str | None = None
+    work_addr: str | None = None
+    parameters: str | None = None
+    trace_id: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, detail: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) -> JobInstance:
+        """Build from a ``JobInstanceDetail`` (or ``JobInstanceDetails`` item)."""
+        time_type = _int(detail.get("TimeType"))
+        trigger_type = _int(detail.get("TriggerType"))
+        return cls(
+            instance_id=int(detail["InstanceId"]),
+            job_id=int(detail["JobId"]),
+            status=InstanceStatus(int(detail.get("Status", 0))),
+            job_name=_text(detail.get("JobName")),
+            progress=_text(detail.get("Progress")),
+            result=_text(detail.get("Result")),
+            time_type=None if time_type is None else TimeType(time_type),
+            trigger_type=None if trigger_type is None else TriggerType(trigger_type),
+            start_time=parse_service_time(detail.get("StartTime"), timezone),
+            end_time=parse_service_time(detail.get("EndTime"), timezone),
+            schedule_time=parse_service_time(detail.get("ScheduleTime"), timezone),
+            data_time=parse_service_time(detail.get("DataTime"), timezone),
+            executor=_text(detail.get("Executor")),
+            work_addr=_text(detail.get("WorkAddr")),
+            parameters=_text(detail.get("Parameters")),
+            trace_id=_text(detail.get("TraceId")),
+            raw=dict(detail),
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the instance has reached a final status (success, failed, killed,
+        rejected, partial failed, skipped, removed)."""
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def is_success(self) -> bool:
+        return self.status is InstanceStatus.SUCCESS
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, once both are known."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    def summary(self) -> str:
+        """One line for a task log: status, progress, result, times and worker."""
+        parts = [f"job {self.job_id} instance {self.instance_id}: {self.status.label}"]
+        if self.progress:
+            parts.append(f"progress {self.progress}")
+        if self.result:
+            parts.append(f"result {self.result!r}")
+        if self.start_time:
+            parts.append(f"started {self.start_time.to_datetime_string()}")
+        if self.end_time:
+            parts.append(f"ended {self.end_time.to_datetime_string()}")
+        if self.duration is not None:
+            parts.append(f"took {self.duration:.0f}s")
+        if self.work_addr:
+            parts.append(f"on {self.work_addr}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict for XCom (times as ISO 8601 strings)."""
+
+        def iso(value: pendulum.DateTime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        return {
+            "instance_id": self.instance_id,
+            "job_id": self.job_id,
+            "job_name": self.job_name,
+            "status": int(self.status),
+            "status_name": self.status.label,
+            "is_finished": self.is_finished,
+            "is_success": self.is_success,
+            "progress": self.progress,
+            "result": self.result,
+            "time_type": None if self.time_type is None else int(self.time_type),
+            "trigger_type": None if self.trigger_type is None else int(self.trigger_type),
+            "start_time": iso(self.start_time),
+            "end_time": iso(self.end_time),
+            "schedule_time": iso(self.schedule_time),
+            "data_time": iso(self.data_time),
+            "executor": self.executor,
+            "work_addr": self.work_addr,
+            "parameters": self.parameters,
+            "trace_id": self.trace_id,
+        }
