@@ -1,0 +1,220 @@
+"""The SchedulerX connection form, defined once.
+
+Airflow 3.2+ reads it from ``get_provider_info()`` (``conn-fields``, ``ui-field-behaviour``)
+without importing the hook; older Airflow asks the hook's ``get_connection_form_widgets()``
+and ``get_ui_field_behaviour()``, which render the same definition. Importing this module
+costs nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CONN_TYPE",
+    "DEFAULT_CONN_ID",
+    "DEFAULT_CONSOLE_URL",
+    "EXTRA_FIELDS",
+    "HOOK_CLASS",
+    "HOOK_NAME",
+    "ExtraField",
+    "conn_fields",
+    "ui_field_behaviour",
+    "wtforms_widgets",
+]
+
+CONN_TYPE = "schedulerx"
+DEFAULT_CONN_ID = "schedulerx_default"
+HOOK_NAME = "Alibaba Cloud SchedulerX"
+HOOK_CLASS = "airflow_provider_schedulerx.hooks.schedulerx.SchedulerXHook"
+DEFAULT_CONSOLE_URL = "https://schedulerx2.console.aliyun.com"
+
+# Kept in step with config.KNOWN_REGIONS (a test checks); not imported from there so that
+# reading provider info stays free of the client's modules.
+REGIONS = (
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-beijing",
+    "cn-shenzhen",
+    "cn-zhangjiakou",
+    "cn-huhehaote",
+    "cn-wulanchabu",
+    "cn-chengdu",
+    "cn-qingdao",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-northeast-1",
+    "eu-central-1",
+    "us-east-1",
+    "us-west-1",
+)
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One field of the connection's extra JSON, as the form shows it."""
+
+    name: str
+    label: str
+    description: str
+    type: str = "string"
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    sensitive: bool = False
+    placeholder: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField(
+        "region_id", "Region", "Region of your SchedulerX instance.",
+        default="cn-hangzhou", choices=REGIONS,
+    ),
+    ExtraField(
+        "namespace", "Namespace ID",
+        "Default namespace for every call (an operator argument wins). "
+        "Console: Namespaces page, the ID column.",
+        placeholder="adcfc35d-e2fe-4fe9-bbaa-20e90ffc****",
+    ),
+    ExtraField(
+        "group_id", "Application group ID",
+        "Default application group (GroupId) for every call.",
+        placeholder="testSchedulerx.defaultGroup",
+    ),
+    ExtraField(
+        "namespace_source", "Namespace source",
+        "Only for namespaces created through an integration (e.g. schedulerx or edas).",
+    ),
+    ExtraField(
+        "security_token", "STS security token",
+        "For temporary STS credentials: the token that goes with the AccessKey above.",
+        sensitive=True,
+    ),
+    ExtraField(
+        "role_arn", "RAM role ARN",
+        "Assume this RAM role through STS AssumeRole; credentials are renewed before they expire.",
+        placeholder="acs:ram::123456789012****:role/airflow-schedulerx",
+    ),
+    ExtraField(
+        "role_session_name", "Role session name",
+        "Session name for AssumeRole, shown in ActionTrail.", default="airflow-schedulerx",
+    ),
+    ExtraField("external_id", "External ID", "External ID, if the role's trust policy asks for one."),
+    ExtraField(
+        "duration_seconds", "Role session duration (seconds)",
+        "Lifetime of assumed-role credentials, 900 to 43200.", type="integer", default=3600,
+        minimum=900, maximum=43200,
+    ),
+    ExtraField(
+        "sts_endpoint", "STS endpoint", "STS endpoint for AssumeRole and RRSA.",
+        placeholder="https://sts.aliyuncs.com",
+    ),
+    ExtraField(
+        "signature_version", "Signature version",
+        "v3 (ACS3-HMAC-SHA256, recommended) or v1 (HMAC-SHA1).", default="v3", choices=("v3", "v1"),
+    ),
+    ExtraField(
+        "network", "Network",
+        "public, or vpc to use schedulerx-vpc.<region>.aliyuncs.com from inside a VPC.",
+        default="public", choices=("public", "vpc"),
+    ),
+    ExtraField(
+        "timeout", "Timeout (seconds)", "Seconds to wait for each reply.", type="number", default=30,
+        minimum=1,
+    ),
+    ExtraField(
+        "max_retries", "Max retries",
+        "Retries of throttled, unavailable or interrupted calls.", type="integer", default=5,
+        minimum=0, maximum=20,
+    ),
+    ExtraField("verify_ssl", "Verify TLS certificates", "Keep on outside tests.", type="boolean", default=True),
+    ExtraField(
+        "console_url", "Console URL", "Base URL of the SchedulerX console, for task links.",
+        default=DEFAULT_CONSOLE_URL,
+    ),
+    ExtraField(
+        "timezone", "Service timezone", "Zone of the times SchedulerX reports.", default="Asia/Shanghai",
+    ),
+)
+
+_RELABELING = {"login": "AccessKey ID", "password": "AccessKey Secret", "host": "Endpoint"}
+_PLACEHOLDERS = {
+    "login": "LTAI5t**************",
+    "password": "AccessKey Secret (leave empty to use a RAM role or RRSA from the environment)",
+    "host": "https://schedulerx.cn-hangzhou.aliyuncs.com (empty: from the region)",
+}
+_HIDDEN = ["schema", "port"]
+
+
+def conn_fields() -> dict[str, Any]:
+    """The ``conn-fields`` of provider info (JSON schema per extra field)."""
+    fields: dict[str, Any] = {}
+    for field in EXTRA_FIELDS:
+        schema: dict[str, Any] = {"type": [field.type, "null"]}
+        if field.default is not None:
+            schema["default"] = field.default
+        if field.choices:
+            schema["enum"] = list(field.choices)
+        if field.sensitive:
+            schema["format"] = "password"
+        if field.minimum is not None:
+            schema["minimum"] = field.minimum
+        if field.maximum is not None:
+            schema["maximum"] = field.maximum
+        description = field.description
+        if field.placeholder:
+            description = f"{description} Example: {field.placeholder}"
+        fields[field.name] = {"label": field.label, "description": description, "schema": schema}
+    return fields
+
+
+def ui_field_behaviour(*, provider_info: bool = False) -> dict[str, Any]:
+    """Relabelled, hidden and placeholder standard fields; kebab-case keys for provider
+    info, snake_case for the hook method."""
+    placeholders = dict(_PLACEHOLDERS)
+    if not provider_info:
+        placeholders.update(
+            {f.name: f.placeholder or str(f.default) for f in EXTRA_FIELDS if f.placeholder or f.default is not None}
+        )
+    if provider_info:
+        return {"hidden-fields": list(_HIDDEN), "relabeling": dict(_RELABELING), "placeholders": placeholders}
+    return {"hidden_fields": list(_HIDDEN), "relabeling": dict(_RELABELING), "placeholders": placeholders}
+
+
+def wtforms_widgets() -> dict[str, Any]:
+    """The same fields as WTForms fields, for Airflow before 3.2 (empty where WTForms is
+    not installed: such Airflow reads the form from provider info)."""
+    try:
+        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+        from wtforms.validators import NumberRange, Optional
+    except ImportError:
+        return {}
+
+    try:
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+
+        text_widget: dict[str, Any] = {"widget": BS3TextFieldWidget()}
+        password_widget: dict[str, Any] = {"widget": BS3PasswordFieldWidget()}
+    except ImportError:  # Airflow 3 renders the form itself
+        text_widget, password_widget = {}, {}
+
+    widgets: dict[str, Any] = {}
+    for field in EXTRA_FIELDS:
+        options: dict[str, Any] = {"description": field.description, "default": field.default}
+        if field.type == "boolean":
+            widgets[field.name] = BooleanField(field.label, **options)
+        elif field.type == "integer":
+            lower = None if field.minimum is None else int(field.minimum)
+            upper = None if field.maximum is None else int(field.maximum)
+            widgets[field.name] = IntegerField(
+                field.label, validators=[Optional(), NumberRange(lower, upper)], **options, **text_widget
+            )
+        elif field.sensitive:
+            widgets[field.name] = PasswordField(field.label, **options, **password_widget)
+        else:
+            widgets[field.name] = StringField(field.label, **options, **text_widget)
+    return widgets

@@ -1,0 +1,249 @@
+"""The Alibaba Cloud RPC protocol without the HTTP library: building signed requests and
+reading replies into data or typed errors. Used by the sync and async clients and by the
+STS calls of the credential providers."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_schedulerx import signing
+from airflow_provider_schedulerx.exceptions import (
+    SchedulerXAPIError,
+    SchedulerXAuthError,
+    SchedulerXBusinessError,
+    SchedulerXError,
+    SchedulerXResponseError,
+    SchedulerXServerError,
+    SchedulerXThrottledError,
+)
+
+__all__ = ["PreparedRequest", "error_from_reply", "parse_reply", "prepare_request", "stringify_params"]
+
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request ready to send. ``repr`` leaves out the headers (they carry the signature
+    and, with STS, the security token)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def __repr__(self) -> str:
+        action = self.headers.get("x-acs-action", "")
+        return f"PreparedRequest({self.method} {self.url.split('?', 1)[0]} {action})"
+
+
+def stringify_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Query values as the service reads them: booleans ``true``/``false``, ``None`` dropped,
+    lists and dicts as JSON."""
+    result: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            result[key] = "true" if value else "false"
+        elif isinstance(value, (dict, list, tuple)):
+            result[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        else:
+            result[key] = str(value)
+    return result
+
+
+def prepare_request(
+    *,
+    action: str,
+    version: str,
+    params: Mapping[str, str],
+    method: str,
+    endpoint: str,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    security_token: str | None = None,
+    signature_version: str = "v3",
+    user_agent: str = "",
+    now: float | None = None,
+    nonce: str | None = None,
+) -> PreparedRequest:
+    """Sign one attempt of a call. Each attempt gets its own timestamp and nonce.
+
+    With no AccessKey (``AssumeRoleWithOIDC``) the request goes unsigned, V1-style, with its
+    parameters in a form body so that the OIDC token stays out of URLs and access logs.
+    """
+    method = method.upper()
+    nonce = nonce or secrets.token_hex(16)
+    timestamp = time.strftime(_TIMESTAMP_FORMAT, time.gmtime(now))
+    headers = {"accept": "application/json"}
+    if user_agent:
+        headers["user-agent"] = user_agent
+    if access_key_id is None or access_key_secret is None:
+        form = dict(params, Action=action, Version=version, Format="JSON", Timestamp=timestamp)
+        form["SignatureNonce"] = nonce
+        headers["content-type"] = "application/x-www-form-urlencoded"
+        body = signing.canonical_query(form).encode()
+        return PreparedRequest("POST", f"{endpoint}/", headers, body)
+    if signature_version == "v1":
+        query = dict(params)
+        query.update(
+            Action=action,
+            Version=version,
+            Format="JSON",
+            Timestamp=timestamp,
+            SignatureMethod="HMAC-SHA1",
+            SignatureVersion="1.0",
+            SignatureNonce=nonce,
+            AccessKeyId=access_key_id,
+        )
+        if security_token:
+            query["SecurityToken"] = security_token
+        query["Signature"] = signing.sign_v1(method, query, access_key_secret)
+        return PreparedRequest(method, f"{endpoint}/?{signing.canonical_query(query)}", headers)
+    host = endpoint.split("://", 1)[1]
+    signed = {
+        "host": host,
+        "x-acs-action": action,
+        "x-acs-version": version,
+        "x-acs-date": timestamp,
+        "x-acs-signature-nonce": nonce,
+        "x-acs-content-sha256": signing.EMPTY_PAYLOAD_SHA256,
+    }
+    if security_token:
+        signed["x-acs-security-token"] = security_token
+    signed["authorization"] = signing.sign_v3(
+        method, "/", params, signed, signing.EMPTY_PAYLOAD_SHA256, access_key_id, access_key_secret
+    )
+    headers.update(signed)
+    query_string = signing.canonical_query(params)
+    url = f"{endpoint}/?{query_string}" if query_string else f"{endpoint}/"
+    return PreparedRequest(method, url, headers)
+
+
+_AUTH_HINTS = {
+    "SignatureDoesNotMatch": "the AccessKey Secret does not match the AccessKey ID: "
+    "check the connection's password (AccessKey Secret)",
+    "IncompleteSignature": "the request's signature is incomplete",
+    "InvalidAccessKeyId.NotFound": "this AccessKey ID does not exist: "
+    "check the connection's login (AccessKey ID)",
+    "InvalidAccessKeyId.Inactive": "this AccessKey is disabled: enable it or use another one",
+    "InvalidTimeStamp.Expired": "this machine's clock is more than 15 minutes off: "
+    "synchronize it (NTP) and try again",
+    "InvalidTimeStamp.Format": "the request's timestamp was not understood",
+    "SignatureNonceUsed": "the request's nonce was already used",
+    "InvalidSecurityToken.Expired": "the STS security token has expired: "
+    "get a new one, or configure role_arn so that it is refreshed automatically",
+    "InvalidSecurityToken.Mismatch": "the STS security token does not belong to this AccessKey ID",
+    "InvalidSecurityToken.Malformed": "the STS security token is malformed",
+}
+_SERVER_CODES = ("ServiceUnavailable", "InternalError", "Unavailable")
+
+
+def _clean_message(message: Any) -> str:
+    """The service's message without the echoed string to sign, which for V1 requests
+    would repeat the query, STS token included."""
+    text = "" if message is None else str(message)
+    for marker in ("server string to sign is", "server StringToSign is"):
+        index = text.find(marker)
+        if index >= 0:
+            text = text[:index].rstrip(" :.,")
+    return text
+
+
+def error_from_reply(
+    code: str,
+    message: Any,
+    *,
+    http_status: int | None,
+    request_id: str | None,
+    recommend: str | None = None,
+    retry_after: float | None = None,
+    action: str = "",
+) -> SchedulerXError:
+    """Map a gateway error code to the error class that says what to do about it."""
+    text = _clean_message(message)
+    prefix = f"{action} failed: " if action else ""
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "request_id": request_id,
+        "http_status": http_status,
+        "recommend": recommend,
+    }
+    if code.startswith("Throttling") or http_status == 429:
+        return SchedulerXThrottledError(
+            f"{prefix}the request was throttled ({text})", retry_after=retry_after, **kwargs
+        )
+    if code in _AUTH_HINTS:
+        return SchedulerXAuthError(f"{prefix}{_AUTH_HINTS[code]} ({text})", **kwargs)
+    if code.startswith(("Forbidden", "NoPermission")) or http_status == 403:
+        return SchedulerXAuthError(
+            f"{prefix}the RAM identity lacks permission for this action "
+            f"(grant it a SchedulerX policy such as AliyunSchedulerxFullAccess): {text}",
+            **kwargs,
+        )
+    if code.startswith("InvalidAccessKey") or code.startswith("InvalidSecurityToken"):
+        return SchedulerXAuthError(f"{prefix}credential problem: {text}", **kwargs)
+    if code.startswith(_SERVER_CODES) or (http_status is not None and http_status >= 500):
+        return SchedulerXServerError(f"{prefix}SchedulerX is unavailable ({text})", **kwargs)
+    return SchedulerXAPIError(f"{prefix}{text}", **kwargs)
+
+
+def parse_reply(
+    status: int, headers: Mapping[str, str], body: bytes, *, action: str = ""
+) -> dict[str, Any]:
+    """Read a reply: its JSON on success, else the matching :class:`SchedulerXError`.
+
+    HTTP 200 with ``Success: false`` is a :class:`SchedulerXBusinessError`.
+    """
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    retry_after = _retry_after(headers)
+    if not isinstance(data, dict):
+        if status >= 500 or status == 429:
+            raise error_from_reply(
+                f"HTTP{status}", "no JSON body", http_status=status, request_id=None,
+                retry_after=retry_after, action=action,
+            )
+        snippet = body[:120].decode("utf-8", "replace")
+        raise SchedulerXResponseError(
+            f"{action}: the reply could not be read as JSON (HTTP {status}): {snippet!r}",
+            http_status=status,
+        )
+    request_id = data.get("RequestId") or headers.get("x-acs-request-id")
+    if status >= 400:
+        raise error_from_reply(
+            str(data.get("Code") or f"HTTP{status}"),
+            data.get("Message"),
+            http_status=status,
+            request_id=request_id,
+            recommend=data.get("Recommend"),
+            retry_after=retry_after,
+            action=action,
+        )
+    if data.get("Success") is False:
+        code = data.get("Code")
+        raise SchedulerXBusinessError(
+            f"{action} failed: {_clean_message(data.get('Message')) or 'no reason given'}",
+            code=None if code is None else str(code),
+            request_id=request_id,
+            http_status=status,
+        )
+    return data
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("x-acs-retry-after") or headers.get("X-Acs-Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value) / 1000.0)
+    except ValueError:
+        return None
