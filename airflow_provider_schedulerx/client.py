@@ -135,7 +135,9 @@ class _BaseClient:
 
     # -- request building ---------------------------------------------------------------
 
-    def _scope(self, namespace: str | None, group_id: str | None, namespace_source: str | None) -> dict[str, str]:
+    def _scope(
+        self, namespace: str | None = None, group_id: str | None = None, namespace_source: str | None = None
+    ) -> dict[str, str]:
         scope = {
             "Namespace": validate_name(namespace or self.namespace, "namespace"),
             "GroupId": validate_name(group_id or self.group_id, "group_id"),

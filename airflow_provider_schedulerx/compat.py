@@ -1,4 +1,4 @@
-"""Airflow imports that moved between releases: the Task SDK (``airflow.sdk``) on Airflow 3,
+"""Airflow names that moved between releases: the Task SDK (``airflow.sdk``) on Airflow 3,
 the older module paths on Airflow 2."""
 
 from __future__ import annotations
@@ -6,14 +6,47 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.sdk import (
+        BaseHook,
+        BaseOperator,
+        BaseOperatorLink,
+        BaseSensorOperator,
+        PokeReturnValue,
+    )
 except ImportError:  # Airflow 2
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
 
-__all__ = ["BaseHook", "BaseOperator", "BaseOperatorLink", "BaseSensorOperator", "mask_secret"]
+try:
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowTaskTimeout,
+    )
+except ImportError:  # Airflow 2, 3.0
+    from airflow.exceptions import (  # type: ignore[assignment]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowTaskTimeout,
+    )
+
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowTaskTimeout",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "PokeReturnValue",
+    "XCom",
+    "mask_secret",
+]
 
 
 def mask_secret(value: Any) -> None:
@@ -23,3 +56,13 @@ def mask_secret(value: Any) -> None:
     except ImportError:  # Airflow 2
         from airflow.utils.log.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
     _mask(value)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "XCom":
+        try:
+            from airflow.sdk.execution_time.xcom import XCom
+        except ImportError:  # Airflow 2
+            from airflow.models.xcom import XCom  # type: ignore[no-redef]
+        return XCom
+    raise AttributeError(name)

@@ -26,6 +26,25 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["alibaba"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Alibaba Cloud SchedulerX",
+                "python-modules": ["airflow_provider_schedulerx.operators.schedulerx"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Alibaba Cloud SchedulerX",
+                "python-modules": ["airflow_provider_schedulerx.sensors.schedulerx"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Alibaba Cloud SchedulerX",
+                "python-modules": ["airflow_provider_schedulerx.triggers.schedulerx"],
+            }
+        ],
+        "extra-links": ["airflow_provider_schedulerx.links.schedulerx.SchedulerXJobInstanceLink"],
         "hooks": [
             {
                 "integration-name": "Alibaba Cloud SchedulerX",

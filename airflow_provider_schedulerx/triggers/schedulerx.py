@@ -1,0 +1,156 @@
+"""Waiting on a SchedulerX job instance in the triggerer's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
+from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES
+
+__all__ = ["SchedulerXJobInstanceTrigger"]
+
+
+class SchedulerXJobInstanceTrigger(BaseTrigger):
+    """Polls ``GetJobInstance`` until the instance reaches a success or failure status, or
+    until an absolute deadline.
+
+    All triggers of a triggerer process share one pooled ``aiohttp`` session; the connection
+    is read without blocking the event loop. Transient errors (throttling, 5xx, dropped
+    connections) are retried by the client and then ridden out here, up to
+    ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
+
+    Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
+    "instance": <dict or None>, "message"}``.
+
+    :param job_id: the SchedulerX job.
+    :param job_instance_id: the instance to wait on.
+    :param schedulerx_conn_id: the Airflow connection.
+    :param namespace: namespace, if not the connection's.
+    :param group_id: application group, if not the connection's.
+    :param poll_interval: seconds between polls.
+    :param deadline: epoch seconds after which a ``timeout`` event is sent.
+    :param success_statuses: status values that end the wait successfully.
+    :param failure_statuses: status values that end the wait as failed.
+    :param stop_on_kill: stop the instance when a user kills the deferred task (set for
+        instances the task started itself).
+    :param max_consecutive_errors: failed polls in a row before giving up.
+    """
+
+    def __init__(
+        self,
+        job_id: int,
+        job_instance_id: int,
+        *,
+        schedulerx_conn_id: str = DEFAULT_CONN_ID,
+        namespace: str | None = None,
+        group_id: str | None = None,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        success_statuses: Iterable[int] | None = None,
+        failure_statuses: Iterable[int] | None = None,
+        stop_on_kill: bool = False,
+        max_consecutive_errors: int = 10,
+    ) -> None:
+        super().__init__()
+        self.job_id = int(job_id)
+        self.job_instance_id = int(job_instance_id)
+        self.schedulerx_conn_id = schedulerx_conn_id
+        self.namespace = namespace
+        self.group_id = group_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = None if deadline is None else float(deadline)
+        self.success_statuses = sorted(int(s) for s in (success_statuses or SUCCESS_STATUSES))
+        self.failure_statuses = sorted(int(s) for s in (failure_statuses or FAILURE_STATUSES))
+        self.stop_on_kill = stop_on_kill
+        self.max_consecutive_errors = max_consecutive_errors
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "job_instance_id": self.job_instance_id,
+                "schedulerx_conn_id": self.schedulerx_conn_id,
+                "namespace": self.namespace,
+                "group_id": self.group_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "success_statuses": self.success_statuses,
+                "failure_statuses": self.failure_statuses,
+                "stop_on_kill": self.stop_on_kill,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    def _event(self, status: str, message: str, instance: dict[str, Any] | None = None) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": status,
+                "job_id": self.job_id,
+                "job_instance_id": self.job_instance_id,
+                "instance": instance,
+                "message": message,
+            }
+        )
+
+    async def _client(self) -> Any:
+        from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+
+        hook = SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
+        return await hook.get_async_client()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+
+        what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
+        try:
+            client = await self._client()
+        except SchedulerXError as error:
+            yield self._event("error", f"{what}: {error}")
+            return
+        errors = 0
+        while True:
+            try:
+                instance = await client.get_job_instance(self.job_id, self.job_instance_id)
+                errors = 0
+            except SchedulerXError as error:
+                errors += 1
+                if not error.retryable or errors >= self.max_consecutive_errors:
+                    yield self._event("error", f"{what}: {error}")
+                    return
+                self.log.warning("%s: poll failed (%s); polling on", what, error)
+            else:
+                if instance.status in self.success_statuses:
+                    yield self._event("success", f"{what} succeeded", instance.to_dict())
+                    return
+                if instance.status in self.failure_statuses:
+                    yield self._event(
+                        "failed", f"{what} ended {instance.status.label}: {instance.result or ''}",
+                        instance.to_dict(),
+                    )
+                    return
+                self.log.info("%s is %s", what, instance.status.label)
+            wait = self.poll_interval
+            if self.deadline is not None:
+                remaining = self.deadline - time.time()
+                if remaining <= 0:
+                    yield self._event("timeout", f"{what} did not finish before the deadline",
+                                      None if errors else instance.to_dict())
+                    return
+                wait = min(wait, remaining)
+            await asyncio.sleep(wait)
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task: stop the instance if this task started it."""
+        if not self.stop_on_kill:
+            return
+        client = await self._client()
+        instance = await client.get_job_instance(self.job_id, self.job_instance_id)
+        if not instance.is_finished:
+            await client.stop_instance(self.job_id, self.job_instance_id)
+            self.log.info("Stopped SchedulerX job %s instance %s", self.job_id, self.job_instance_id)
