@@ -1,0 +1,109 @@
+"""Shared fixtures: an emulator on loopback, clients for it, and a throwaway Airflow home
+with a real SQLite metadata database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Airflow reads its home when first imported, so the throwaway one is set before any test
+# module imports Airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="schedulerx-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "example_dags")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+from airflow_provider_schedulerx.client import SchedulerXClient  # noqa: E402
+from airflow_provider_schedulerx.config import ClientConfig  # noqa: E402
+from airflow_provider_schedulerx.credentials import StaticCredentialsProvider  # noqa: E402
+from airflow_provider_schedulerx.emulator import Emulator, JobSpec  # noqa: E402
+
+ACCESS_KEY_ID = "LTAItestaccesskey01"
+ACCESS_KEY_SECRET = "test-secret-do-not-leak-7f3a"
+NAMESPACE = "demo-namespace"
+GROUP_ID = "demo.defaultGroup"
+REPO = Path(__file__).resolve().parent.parent
+
+#: Jobs the tests rely on, fast enough for many runs.
+TEST_JOBS = [
+    JobSpec(job_id=101, name="nightly-etl", wait_seconds=0.2, run_seconds=0.6, outcome="success",
+            result="42 rows loaded", logs=["extract: 42 rows", "transform: ok", "load: 42 rows"]),
+    JobSpec(job_id=102, name="flaky-report", wait_seconds=0.2, run_seconds=0.4, outcome="failed",
+            result="java.lang.IllegalStateException: upstream table is empty",
+            logs=["reading upstream", "ERROR upstream table is empty"]),
+    JobSpec(job_id=103, name="no-capacity", wait_seconds=0.3, run_seconds=0.1, outcome="rejected",
+            result="rejected: no worker available"),
+    JobSpec(job_id=104, name="long-running", wait_seconds=0.1, run_seconds=3600, outcome="success",
+            logs=["still working"]),
+]
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = Emulator(
+        access_key_id=ACCESS_KEY_ID,
+        access_key_secret=ACCESS_KEY_SECRET,
+        jobs=TEST_JOBS,
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+        seed=7,
+    )
+    with emu:
+        yield emu
+
+
+def make_client(emu: Emulator, **config: object) -> SchedulerXClient:
+    settings = {"endpoint": emu.url, "backoff": 0.01, "backoff_max": 0.05, **config}
+    return SchedulerXClient(
+        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        ClientConfig(**settings),  # type: ignore[arg-type]
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    )
+
+
+@pytest.fixture(params=["v3", "v1"])
+def client(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[SchedulerXClient]:
+    with make_client(emulator, signature_version=request.param) as c:
+        yield c
+
+
+def connection_json(emu: Emulator, **extra: object) -> str:
+    return json.dumps(
+        {
+            "conn_type": "schedulerx",
+            "login": ACCESS_KEY_ID,
+            "password": ACCESS_KEY_SECRET,
+            "host": emu.url,
+            "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "region_id": "cn-hangzhou", **extra},
+        }
+    )
+
+
+@pytest.fixture
+def schedulerx_connection(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """``schedulerx_default`` points at the emulator, as an ``AIRFLOW_CONN_*`` variable."""
+    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_DEFAULT", connection_json(emulator, backoff=0.01))
+    return emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata database in the throwaway Airflow home."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=600,
+    )
+    return _AIRFLOW_HOME

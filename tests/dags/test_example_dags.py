@@ -1,0 +1,199 @@
+"""The example DAGs, run end to end with ``dag.test()`` on a real SQLite metadata database
+against the emulator: success, failure, rejection, deferral, deadline, retry, kill."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_schedulerx.models import InstanceStatus
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.dag
+
+EXAMPLES = REPO / "example_dags"
+
+
+def load_dag(name: str) -> Any:
+    """A fresh copy of an example DAG, parsed from its file as the scheduler would."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES / f"{name}.py"))
+    assert bag.import_errors == {}
+    return bag.dags[name]
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        dag_run = session.merge(dag_run)
+        return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
+            .one_or_none()
+        )
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def printed(capfd: pytest.CaptureFixture[str]) -> str:
+    """What the run wrote (Airflow's task logs go to the console under dag.test())."""
+    out, err = capfd.readouterr()
+    return out + err
+
+
+def the_instance(emulator, job_id: int):
+    (instance,) = emulator.instances(job_id)
+    return instance
+
+
+@pytest.fixture
+def run_dag(airflow_db, schedulerx_connection):
+    def run(name: str, job_id: int, **overrides: Any) -> Any:
+        dag = load_dag(name)
+        for task_id, attributes in overrides.items():
+            for attribute, value in attributes.items():
+                setattr(dag.get_task(task_id), attribute, value)
+        return dag.test(run_conf={"job_id": job_id})
+
+    return run
+
+
+def test_execute_job_success_returns_the_instance(run_dag, schedulerx_connection):
+    dag_run = run_dag("example_schedulerx_execute_job", 101)
+    assert task_states(dag_run) == {"run_job": "success"}
+    result = xcom(dag_run, "run_job")
+    assert result["status"] == InstanceStatus.SUCCESS and result["result"] == "42 rows loaded"
+    instance_id = xcom(dag_run, "run_job", "job_instance_id")
+    assert instance_id == result["instance_id"] == the_instance(schedulerx_connection, 101).instance_id
+    assert "InstanceList?namespace=demo-namespace" in xcom(dag_run, "run_job", "console_url")
+    assert "airflow_run_id=" in the_instance(schedulerx_connection, 101).parameters
+    assert schedulerx_connection.stats.executions[101] == 1
+
+
+def test_execute_job_failure_fails_the_task_with_the_result(run_dag, schedulerx_connection, capfd):
+    dag_run = run_dag("example_schedulerx_execute_job", 102)
+    assert task_states(dag_run) == {"run_job": "failed"}
+    output = printed(capfd)
+    assert "ended failed: java.lang.IllegalStateException: upstream table is empty" in output
+    assert "  ERROR upstream table is empty" in output  # the log tail
+
+
+def test_rejected_instance_fails_the_task(run_dag, schedulerx_connection, capfd):
+    dag_run = run_dag("example_schedulerx_execute_job", 103)
+    assert task_states(dag_run) == {"run_job": "failed"}
+    assert "ended rejected" in printed(capfd)
+
+
+def test_start_then_deferrable_sensor(run_dag, schedulerx_connection):
+    dag_run = run_dag("example_schedulerx_start_and_sense", 101)
+    assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success"}
+    instance_id = xcom(dag_run, "start_job")
+    assert xcom(dag_run, "wait_for_job")["instance_id"] == instance_id
+    assert xcom(dag_run, "wait_for_job")["status_name"] == "success"
+    assert schedulerx_connection.stats.executions[101] == 1
+
+
+def test_deferrable_sensor_fails_on_failed_instance(run_dag, schedulerx_connection, capfd):
+    dag_run = run_dag("example_schedulerx_start_and_sense", 102)
+    assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "failed"}
+    assert "upstream table is empty" in printed(capfd)
+
+
+def test_report_and_branch_on_success(run_dag):
+    dag_run = run_dag("example_schedulerx_report_and_branch", 101)
+    states = task_states(dag_run)
+    assert states["report"] == "success"
+    assert states["publish_results"] == "success" and states["alert_on_call"] == "skipped"
+
+
+def test_report_and_branch_on_failure(run_dag):
+    dag_run = run_dag("example_schedulerx_report_and_branch", 102)
+    states = task_states(dag_run)
+    assert states["wait_until_final"] == "success" and states["report"] == "success"
+    assert states["alert_on_call"] == "success" and states["publish_results"] == "skipped"
+    assert "upstream table is empty" in xcom(dag_run, "alert_on_call")
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_deadline_stops_the_instance(run_dag, schedulerx_connection, capfd, deferrable):
+    dag_run = run_dag(
+        "example_schedulerx_execute_job", 104,
+        run_job={"timeout": 2.0, "deferrable": deferrable, "poll_interval": 0.5},
+    )
+    assert task_states(dag_run) == {"run_job": "failed"}
+    assert the_instance(schedulerx_connection, 104).view(time.time()).status is InstanceStatus.KILLED
+    assert "did not finish before the task's deadline; the instance was stopped" in printed(capfd)
+
+
+def test_execution_timeout_in_deferrable_mode_stops_the_instance(run_dag, schedulerx_connection):
+    from datetime import timedelta
+
+    dag_run = run_dag(
+        "example_schedulerx_execute_job", 104,
+        run_job={"execution_timeout": timedelta(seconds=3), "deferrable": True, "poll_interval": 0.5},
+    )
+    assert task_states(dag_run) == {"run_job": "failed"}
+    assert the_instance(schedulerx_connection, 104).view(time.time()).status is InstanceStatus.KILLED
+
+
+def test_retry_reattaches_to_the_running_instance(run_dag, schedulerx_connection):
+    from datetime import timedelta
+
+    # The first try starts the instance, then every poll fails until its retries run out.
+    schedulerx_connection.faults.set("server_error", count=3, actions=["GetJobInstance"])
+    dag_run = run_dag(
+        "example_schedulerx_execute_job", 101,
+        run_job={"retries": 1, "retry_delay": timedelta(seconds=0), "poll_interval": 0.2},
+    )
+    hook_retries = 2  # backoff retries of the client inside one try (conftest connection)
+    assert task_states(dag_run) == {"run_job": "success"}
+    assert schedulerx_connection.stats.executions[101] == 1
+    assert schedulerx_connection.stats.faults["server_error"] == 3
+    assert hook_retries
+
+
+def test_on_kill_stops_the_remote_instance(airflow_db, schedulerx_connection):
+    from airflow_provider_schedulerx.operators.schedulerx import SchedulerXExecuteJobOperator
+
+    operator = SchedulerXExecuteJobOperator(task_id="kill_me", job_id=104, wait_for_completion=False)
+    operator.job_instance_id = operator.hook.execute_job(104)
+    operator.on_kill()
+    assert the_instance(schedulerx_connection, 104).view(time.time()).status is InstanceStatus.KILLED
+
+
+def test_example_dags_import_cleanly(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES))
+    assert bag.import_errors == {}
+    assert {"example_schedulerx_execute_job", "example_schedulerx_start_and_sense",
+            "example_schedulerx_report_and_branch"} <= set(bag.dag_ids)
+
+
+def test_templated_ids_and_bad_statuses_are_checked_early():
+    from airflow_provider_schedulerx.operators.schedulerx import SchedulerXExecuteJobOperator
+    from airflow_provider_schedulerx.sensors.schedulerx import SchedulerXJobInstanceSensor
+
+    with pytest.raises(ValueError, match="success_statuses: 'finished'"):
+        SchedulerXJobInstanceSensor(task_id="s", job_id=1, job_instance_id=2, success_statuses=["finished"])
+    with pytest.raises(ValueError, match="both contain: failed"):
+        SchedulerXJobInstanceSensor(task_id="s", job_id=1, job_instance_id=2, success_statuses=["failed"])
+    with pytest.raises(ValueError, match="designate a worker or a label"):
+        SchedulerXExecuteJobOperator(task_id="e", job_id=1, worker="w", worker_label="l")
+    assert SchedulerXJobInstanceSensor.template_fields == ("job_id", "job_instance_id", "namespace", "group_id")
+
+
+def test_paths_exist():
+    assert Path(EXAMPLES / "emulator_jobs.json").exists()
