@@ -32,7 +32,12 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXError,
 )
 from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, InstanceStatus, JobInstance
-from airflow_provider_schedulerx.protocol import PreparedRequest, parse_reply, prepare_request, stringify_params
+from airflow_provider_schedulerx.protocol import (
+    PreparedRequest,
+    parse_reply,
+    prepare_request,
+    stringify_params,
+)
 from airflow_provider_schedulerx.retries import RetryPolicy, is_idempotent
 
 if TYPE_CHECKING:
@@ -192,13 +197,19 @@ class _BaseClient:
         self.stats.retry_wait += delay
         log.warning(
             "%s failed (%s); retry %d of %d in %.1fs",
-            call.action, error, state.retries, self.retry_policy.max_retries, delay,
+            call.action,
+            error,
+            state.retries,
+            self.retry_policy.max_retries,
+            delay,
         )
         return delay
 
     # -- call definitions (shared by the sync and async clients) --------------------------
 
-    def _raw_call(self, action: str, params: Mapping[str, Any] | None, method: str) -> ApiCall[dict[str, Any]]:
+    def _raw_call(
+        self, action: str, params: Mapping[str, Any] | None, method: str
+    ) -> ApiCall[dict[str, Any]]:
         if not isinstance(action, str) or not action.isidentifier():
             raise SchedulerXConfigError(f"action: {action!r} is not a SchedulerX API action name")
         method = method.upper()
@@ -217,7 +228,8 @@ class _BaseClient:
             if not isinstance(detail, dict) or "InstanceId" not in detail:
                 raise SchedulerXError(
                     f"GetJobInstance: no instance {params['JobInstanceId']} of job {params['JobId']} "
-                    "in the reply", request_id=reply.get("RequestId"),
+                    "in the reply",
+                    request_id=reply.get("RequestId"),
                 )
             return JobInstance.from_api(detail, self.timezone)
 
@@ -246,21 +258,25 @@ class _BaseClient:
         def parse(reply: dict[str, Any]) -> int:
             instance_id = _data(reply).get("JobInstanceId")
             if instance_id is None:
-                raise SchedulerXError("ExecuteJob: the reply holds no JobInstanceId",
-                                      request_id=reply.get("RequestId"))
+                raise SchedulerXError(
+                    "ExecuteJob: the reply holds no JobInstanceId", request_id=reply.get("RequestId")
+                )
             return int(instance_id)
 
         return ApiCall("ExecuteJob", params, parse)
 
-    def _instance_action(self, action: str, job_id: Any, job_instance_id: Any, method: str,
-                         instance_key: str = "JobInstanceId") -> ApiCall[dict[str, Any]]:
+    def _instance_action(
+        self, action: str, job_id: Any, job_instance_id: Any, method: str, instance_key: str = "JobInstanceId"
+    ) -> ApiCall[dict[str, Any]]:
         params = {
             "JobId": validate_id(job_id, "job_id"),
             instance_key: validate_id(job_instance_id, "job_instance_id"),
         }
         return ApiCall(action, params, lambda reply: reply, method)
 
-    def _get_log(self, job_id: Any, job_instance_id: Any, lines: int, keyword: str | None) -> ApiCall[list[str]]:
+    def _get_log(
+        self, job_id: Any, job_instance_id: Any, lines: int, keyword: str | None
+    ) -> ApiCall[list[str]]:
         if not isinstance(lines, int) or isinstance(lines, bool) or not 1 <= lines <= MAX_LOG_LINES:
             raise SchedulerXConfigError(f"lines: expected 1 to {MAX_LOG_LINES}, got {lines!r}")
         params = {
@@ -288,8 +304,11 @@ class _BaseClient:
 
     def _list_namespaces(self) -> ApiCall[list[dict[str, Any]]]:
         return ApiCall(
-            "ListNamespaces", {}, lambda reply: list(_data(reply).get("Namespaces") or []),
-            "POST", scoped=False,
+            "ListNamespaces",
+            {},
+            lambda reply: list(_data(reply).get("Namespaces") or []),
+            "POST",
+            scoped=False,
         )
 
     def _job_instance_page(
@@ -323,8 +342,14 @@ class SchedulerXClient(_BaseClient):
     :param session: a ``requests.Session`` to use instead of the client's own.
     """
 
-    def __init__(self, credentials: CredentialsProvider, config: ClientConfig | None = None, *,
-                 session: requests.Session | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        credentials: CredentialsProvider,
+        config: ClientConfig | None = None,
+        *,
+        session: requests.Session | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(credentials, config, **kwargs)
         self._session = session
         self._session_lock = threading.Lock()
@@ -387,61 +412,103 @@ class SchedulerXClient(_BaseClient):
 
     # -- the API ----------------------------------------------------------------------------
 
-    def call(self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET") -> dict[str, Any]:
+    def call(
+        self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
+    ) -> dict[str, Any]:
         """Call any SchedulerX action and return the whole reply (``RequestId``, ``Data``...).
 
         ``RegionId`` is added; ``Namespace``, ``GroupId`` and ``NamespaceSource`` are added
         from the client's defaults when set and not given in ``params``.
         """
         call = self._raw_call(action, params, method)
-        defaults = {"Namespace": self.namespace, "GroupId": self.group_id,
-                    "NamespaceSource": self.namespace_source}
+        defaults = {
+            "Namespace": self.namespace,
+            "GroupId": self.group_id,
+            "NamespaceSource": self.namespace_source,
+        }
         merged = {key: value for key, value in defaults.items() if value} | dict(call.params)
         return self.run(ApiCall(call.action, merged, call.parse, call.method, scoped=False))
 
-    def get_job_instance(self, job_id: Any, job_instance_id: Any, *, namespace: str | None = None,
-                         group_id: str | None = None, namespace_source: str | None = None) -> JobInstance:
+    def get_job_instance(
+        self,
+        job_id: Any,
+        job_instance_id: Any,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+        namespace_source: str | None = None,
+    ) -> JobInstance:
         """The instance's current state (``GetJobInstance``)."""
-        return self.run(self._get_job_instance(job_id, job_instance_id),
-                        namespace=namespace, group_id=group_id, namespace_source=namespace_source)
+        return self.run(
+            self._get_job_instance(job_id, job_instance_id),
+            namespace=namespace,
+            group_id=group_id,
+            namespace_source=namespace_source,
+        )
 
-    def execute_job(self, job_id: Any, *, instance_parameters: str | None = None, worker: str | None = None,
-                    label: str | None = None, check_job_status: bool | None = None,
-                    namespace: str | None = None, group_id: str | None = None,
-                    namespace_source: str | None = None) -> int:
+    def execute_job(
+        self,
+        job_id: Any,
+        *,
+        instance_parameters: str | None = None,
+        worker: str | None = None,
+        label: str | None = None,
+        check_job_status: bool | None = None,
+        namespace: str | None = None,
+        group_id: str | None = None,
+        namespace_source: str | None = None,
+    ) -> int:
         """Start a job now (``ExecuteJob``) and return the new instance's id.
 
         Never retried once the request may have reached the service: an ambiguous failure
         raises :class:`SchedulerXOutcomeUnknownError`.
         """
-        return self.run(self._execute_job(job_id, instance_parameters, worker, label, check_job_status),
-                        namespace=namespace, group_id=group_id, namespace_source=namespace_source)
+        return self.run(
+            self._execute_job(job_id, instance_parameters, worker, label, check_job_status),
+            namespace=namespace,
+            group_id=group_id,
+            namespace_source=namespace_source,
+        )
 
     def stop_instance(self, job_id: Any, job_instance_id: Any, **scope: str | None) -> dict[str, Any]:
         """Stop a running instance (``StopInstance``)."""
-        return self.run(self._instance_action("StopInstance", job_id, job_instance_id, "GET", "InstanceId"),
-                        **scope)
+        return self.run(
+            self._instance_action("StopInstance", job_id, job_instance_id, "GET", "InstanceId"), **scope
+        )
 
     def retry_job_instance(self, job_id: Any, job_instance_id: Any, **scope: str | None) -> dict[str, Any]:
         """Run a finished instance again (``RetryJobInstance``)."""
         return self.run(self._instance_action("RetryJobInstance", job_id, job_instance_id, "POST"), **scope)
 
-    def set_job_instance_success(self, job_id: Any, job_instance_id: Any, **scope: str | None) -> dict[str, Any]:
+    def set_job_instance_success(
+        self, job_id: Any, job_instance_id: Any, **scope: str | None
+    ) -> dict[str, Any]:
         """Mark a finished instance as successful (``SetJobInstanceSuccess``)."""
-        return self.run(self._instance_action("SetJobInstanceSuccess", job_id, job_instance_id, "POST"),
-                        **scope)
+        return self.run(
+            self._instance_action("SetJobInstanceSuccess", job_id, job_instance_id, "POST"), **scope
+        )
 
-    def get_log(self, job_id: Any, job_instance_id: Any, *, lines: int = MAX_LOG_LINES,
-                keyword: str | None = None, **scope: str | None) -> list[str]:
+    def get_log(
+        self,
+        job_id: Any,
+        job_instance_id: Any,
+        *,
+        lines: int = MAX_LOG_LINES,
+        keyword: str | None = None,
+        **scope: str | None,
+    ) -> list[str]:
         """The last ``lines`` log lines of an instance, oldest first (``GetLog``)."""
         return self.run(self._get_log(job_id, job_instance_id, lines, keyword), **scope)
 
-    def get_job_info(self, job_id: Any, *, job_name: str | None = None, **scope: str | None) -> dict[str, Any]:
+    def get_job_info(
+        self, job_id: Any, *, job_name: str | None = None, **scope: str | None
+    ) -> dict[str, Any]:
         """The job's configuration (``GetJobInfo``'s ``JobConfigInfo``)."""
         return self.run(self._get_job_info(job_id, job_name), **scope)
 
-    def list_jobs(self, *, job_name: str | None = None, status: int | None = None,
-                  **scope: str | None) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, *, job_name: str | None = None, status: int | None = None, **scope: str | None
+    ) -> list[dict[str, Any]]:
         """The jobs of the group (``ListJobs``)."""
         return self.run(self._list_jobs(job_name, status), **scope)
 
@@ -475,7 +542,9 @@ class SchedulerXClient(_BaseClient):
         yielded = 0
         page = 1
         while True:
-            items = self.run(self._job_instance_page(job_id, status, start_ms, end_ms, page, page_size), **scope)
+            items = self.run(
+                self._job_instance_page(job_id, status, start_ms, end_ms, page, page_size), **scope
+            )
             for item in items:
                 if limit is not None and yielded >= limit:
                     return
@@ -559,23 +628,34 @@ class AsyncSchedulerXClient(_BaseClient):
         import aiohttp
 
         self.stats.attempts += 1
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout + self.config.connect_timeout,
-                                        connect=self.config.connect_timeout, sock_read=self.config.timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.timeout + self.config.connect_timeout,
+            connect=self.config.connect_timeout,
+            sock_read=self.config.timeout,
+        )
         try:
             async with shared_session().request(
-                request.method, request.url, headers=request.headers, data=request.body or None,
-                timeout=timeout, ssl=None if self.config.verify_ssl else False,
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=timeout,
+                ssl=self.config.verify_ssl,
             ) as response:
                 body = await response.read()
                 return parse_reply(response.status, response.headers, body, action=action)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _aiohttp_error(exc, action, self.config.endpoint) from None
 
-    async def call(self, action: str, params: Mapping[str, Any] | None = None, *,
-                   method: str = "GET") -> dict[str, Any]:
+    async def call(
+        self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
+    ) -> dict[str, Any]:
         call = self._raw_call(action, params, method)
-        defaults = {"Namespace": self.namespace, "GroupId": self.group_id,
-                    "NamespaceSource": self.namespace_source}
+        defaults = {
+            "Namespace": self.namespace,
+            "GroupId": self.group_id,
+            "NamespaceSource": self.namespace_source,
+        }
         merged = {key: value for key, value in defaults.items() if value} | dict(call.params)
         return await self.run(ApiCall(call.action, merged, call.parse, call.method, scoped=False))
 
@@ -587,8 +667,15 @@ class AsyncSchedulerXClient(_BaseClient):
             self._instance_action("StopInstance", job_id, job_instance_id, "GET", "InstanceId"), **scope
         )
 
-    async def get_log(self, job_id: Any, job_instance_id: Any, *, lines: int = MAX_LOG_LINES,
-                      keyword: str | None = None, **scope: str | None) -> list[str]:
+    async def get_log(
+        self,
+        job_id: Any,
+        job_instance_id: Any,
+        *,
+        lines: int = MAX_LOG_LINES,
+        keyword: str | None = None,
+        **scope: str | None,
+    ) -> list[str]:
         return await self.run(self._get_log(job_id, job_instance_id, lines, keyword), **scope)
 
 

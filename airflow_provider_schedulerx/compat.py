@@ -14,7 +14,7 @@ try:
         PokeReturnValue,
     )
 except ImportError:  # Airflow 2
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
@@ -27,7 +27,7 @@ try:
         AirflowTaskTimeout,
     )
 except ImportError:  # Airflow 2, 3.0
-    from airflow.exceptions import (  # type: ignore[assignment]
+    from airflow.exceptions import (  # type: ignore[assignment,no-redef]
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
@@ -44,7 +44,6 @@ __all__ = [
     "BaseOperatorLink",
     "BaseSensorOperator",
     "PokeReturnValue",
-    "XCom",
     "mask_secret",
 ]
 

@@ -17,11 +17,11 @@ from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 
 __all__ = [
     "API_VERSION",
-    "ClientConfig",
     "DEFAULT_REGION",
     "KNOWN_REGIONS",
     "NETWORKS",
     "SIGNATURE_VERSIONS",
+    "ClientConfig",
     "default_endpoint",
     "is_loopback_host",
     "normalize_endpoint",
@@ -108,8 +108,10 @@ def normalize_endpoint(value: Any, setting: str = "endpoint") -> str:
     if scheme not in ("http", "https"):
         raise SchedulerXConfigError(f"{setting}: {value!r} must use https:// (or http:// on loopback)")
     if not parts.hostname or parts.username or parts.password:
-        raise SchedulerXConfigError(f"{setting}: {value!r} is not a valid endpoint (expected e.g. "
-                                    "https://schedulerx.cn-hangzhou.aliyuncs.com)")
+        raise SchedulerXConfigError(
+            f"{setting}: {value!r} is not a valid endpoint (expected e.g. "
+            "https://schedulerx.cn-hangzhou.aliyuncs.com)"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise SchedulerXConfigError(
             f"{setting}: {value!r} must not have a path or query; SchedulerX serves every action at /"
@@ -196,9 +198,7 @@ class ClientConfig:
         set_ = object.__setattr__
         set_(self, "region_id", validate_region(self.region_id))
         if self.network not in NETWORKS:
-            raise SchedulerXConfigError(
-                f"network: {self.network!r} is not one of {', '.join(NETWORKS)}"
-            )
+            raise SchedulerXConfigError(f"network: {self.network!r} is not one of {', '.join(NETWORKS)}")
         version = str(self.signature_version).lower()
         if version not in SIGNATURE_VERSIONS:
             raise SchedulerXConfigError(
@@ -214,7 +214,11 @@ class ClientConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
                 raise SchedulerXConfigError(f"{name}: expected seconds >= 0, got {value!r}")
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
             try:
                 retries = int(str(self.max_retries))
             except ValueError:

@@ -71,73 +71,109 @@ class ExtraField:
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
-        "region_id", "Region", "Region of your SchedulerX instance.",
-        default="cn-hangzhou", choices=REGIONS,
+        "region_id",
+        "Region",
+        "Region of your SchedulerX instance.",
+        default="cn-hangzhou",
+        choices=REGIONS,
     ),
     ExtraField(
-        "namespace", "Namespace ID",
+        "namespace",
+        "Namespace ID",
         "Default namespace for every call (an operator argument wins). "
         "Console: Namespaces page, the ID column.",
         placeholder="adcfc35d-e2fe-4fe9-bbaa-20e90ffc****",
     ),
     ExtraField(
-        "group_id", "Application group ID",
+        "group_id",
+        "Application group ID",
         "Default application group (GroupId) for every call.",
         placeholder="testSchedulerx.defaultGroup",
     ),
     ExtraField(
-        "namespace_source", "Namespace source",
+        "namespace_source",
+        "Namespace source",
         "Only for namespaces created through an integration (e.g. schedulerx or edas).",
     ),
     ExtraField(
-        "security_token", "STS security token",
+        "security_token",
+        "STS security token",
         "For temporary STS credentials: the token that goes with the AccessKey above.",
         sensitive=True,
     ),
     ExtraField(
-        "role_arn", "RAM role ARN",
+        "role_arn",
+        "RAM role ARN",
         "Assume this RAM role through STS AssumeRole; credentials are renewed before they expire.",
         placeholder="acs:ram::123456789012****:role/airflow-schedulerx",
     ),
     ExtraField(
-        "role_session_name", "Role session name",
-        "Session name for AssumeRole, shown in ActionTrail.", default="airflow-schedulerx",
+        "role_session_name",
+        "Role session name",
+        "Session name for AssumeRole, shown in ActionTrail.",
+        default="airflow-schedulerx",
     ),
     ExtraField("external_id", "External ID", "External ID, if the role's trust policy asks for one."),
     ExtraField(
-        "duration_seconds", "Role session duration (seconds)",
-        "Lifetime of assumed-role credentials, 900 to 43200.", type="integer", default=3600,
-        minimum=900, maximum=43200,
+        "duration_seconds",
+        "Role session duration (seconds)",
+        "Lifetime of assumed-role credentials, 900 to 43200.",
+        type="integer",
+        default=3600,
+        minimum=900,
+        maximum=43200,
     ),
     ExtraField(
-        "sts_endpoint", "STS endpoint", "STS endpoint for AssumeRole and RRSA.",
+        "sts_endpoint",
+        "STS endpoint",
+        "STS endpoint for AssumeRole and RRSA.",
         placeholder="https://sts.aliyuncs.com",
     ),
     ExtraField(
-        "signature_version", "Signature version",
-        "v3 (ACS3-HMAC-SHA256, recommended) or v1 (HMAC-SHA1).", default="v3", choices=("v3", "v1"),
+        "signature_version",
+        "Signature version",
+        "v3 (ACS3-HMAC-SHA256, recommended) or v1 (HMAC-SHA1).",
+        default="v3",
+        choices=("v3", "v1"),
     ),
     ExtraField(
-        "network", "Network",
+        "network",
+        "Network",
         "public, or vpc to use schedulerx-vpc.<region>.aliyuncs.com from inside a VPC.",
-        default="public", choices=("public", "vpc"),
+        default="public",
+        choices=("public", "vpc"),
     ),
     ExtraField(
-        "timeout", "Timeout (seconds)", "Seconds to wait for each reply.", type="number", default=30,
+        "timeout",
+        "Timeout (seconds)",
+        "Seconds to wait for each reply.",
+        type="number",
+        default=30,
         minimum=1,
     ),
     ExtraField(
-        "max_retries", "Max retries",
-        "Retries of throttled, unavailable or interrupted calls.", type="integer", default=5,
-        minimum=0, maximum=20,
+        "max_retries",
+        "Max retries",
+        "Retries of throttled, unavailable or interrupted calls.",
+        type="integer",
+        default=5,
+        minimum=0,
+        maximum=20,
     ),
-    ExtraField("verify_ssl", "Verify TLS certificates", "Keep on outside tests.", type="boolean", default=True),
     ExtraField(
-        "console_url", "Console URL", "Base URL of the SchedulerX console, for task links.",
+        "verify_ssl", "Verify TLS certificates", "Keep on outside tests.", type="boolean", default=True
+    ),
+    ExtraField(
+        "console_url",
+        "Console URL",
+        "Base URL of the SchedulerX console, for task links.",
         default=DEFAULT_CONSOLE_URL,
     ),
     ExtraField(
-        "timezone", "Service timezone", "Zone of the times SchedulerX reports.", default="Asia/Shanghai",
+        "timezone",
+        "Service timezone",
+        "Zone of the times SchedulerX reports.",
+        default="Asia/Shanghai",
     ),
 )
 
@@ -178,7 +214,11 @@ def ui_field_behaviour(*, provider_info: bool = False) -> dict[str, Any]:
     placeholders = dict(_PLACEHOLDERS)
     if not provider_info:
         placeholders.update(
-            {f.name: f.placeholder or str(f.default) for f in EXTRA_FIELDS if f.placeholder or f.default is not None}
+            {
+                f.name: f.placeholder or str(f.default)
+                for f in EXTRA_FIELDS
+                if f.placeholder or f.default is not None
+            }
         )
     if provider_info:
         return {"hidden-fields": list(_HIDDEN), "relabeling": dict(_RELABELING), "placeholders": placeholders}

@@ -97,7 +97,7 @@ class CredentialsProvider(abc.ABC):
         """The credentials to use now, without blocking the event loop."""
         return self.get_credentials()
 
-    def invalidate(self) -> None:
+    def invalidate(self) -> None:  # noqa: B027 - a no-op unless the provider caches
         """Forget cached credentials (the service said they expired)."""
 
     @property
@@ -140,9 +140,7 @@ class EnvironmentCredentialsProvider(CredentialsProvider):
         key_id = os.environ.get(ENV_ACCESS_KEY_ID)
         secret = os.environ.get(ENV_ACCESS_KEY_SECRET)
         if not key_id or not secret:
-            raise SchedulerXConfigError(
-                f"{ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET} must both be set"
-            )
+            raise SchedulerXConfigError(f"{ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET} must both be set")
         return Credentials(key_id, secret, os.environ.get(ENV_SECURITY_TOKEN) or None)
 
     @staticmethod
@@ -251,9 +249,7 @@ def _duration(value: Any) -> int:
     except (TypeError, ValueError):
         seconds = -1
     if seconds < 900 or seconds > 43200:
-        raise SchedulerXConfigError(
-            f"duration_seconds: expected 900 to 43200 seconds, got {value!r}"
-        )
+        raise SchedulerXConfigError(f"duration_seconds: expected 900 to 43200 seconds, got {value!r}")
     return seconds
 
 
@@ -354,7 +350,9 @@ class OIDCRoleArnCredentialsProvider(_RefreshingProvider):
 
     @staticmethod
     def available() -> bool:
-        return all(os.environ.get(name) for name in (ENV_ROLE_ARN, ENV_OIDC_PROVIDER_ARN, ENV_OIDC_TOKEN_FILE))
+        return all(
+            os.environ.get(name) for name in (ENV_ROLE_ARN, ENV_OIDC_PROVIDER_ARN, ENV_OIDC_TOKEN_FILE)
+        )
 
     def _fetch(self) -> Credentials:
         try:

@@ -46,7 +46,7 @@ def default_deferrable() -> bool:
     try:
         from airflow.sdk import conf
     except ImportError:  # Airflow 2
-        from airflow.configuration import conf  # type: ignore[no-redef]
+        from airflow.configuration import conf  # type: ignore[no-redef,assignment]
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 

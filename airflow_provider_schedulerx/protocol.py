@@ -194,9 +194,7 @@ def error_from_reply(
     return SchedulerXAPIError(f"{prefix}{text}", **kwargs)
 
 
-def parse_reply(
-    status: int, headers: Mapping[str, str], body: bytes, *, action: str = ""
-) -> dict[str, Any]:
+def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action: str = "") -> dict[str, Any]:
     """Read a reply: its JSON on success, else the matching :class:`SchedulerXError`.
 
     HTTP 200 with ``Success: false`` is a :class:`SchedulerXBusinessError`.
@@ -209,8 +207,12 @@ def parse_reply(
     if not isinstance(data, dict):
         if status >= 500 or status == 429:
             raise error_from_reply(
-                f"HTTP{status}", "no JSON body", http_status=status, request_id=None,
-                retry_after=retry_after, action=action,
+                f"HTTP{status}",
+                "no JSON body",
+                http_status=status,
+                request_id=None,
+                retry_after=retry_after,
+                action=action,
             )
         snippet = body[:120].decode("utf-8", "replace")
         raise SchedulerXResponseError(

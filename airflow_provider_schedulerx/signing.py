@@ -48,9 +48,7 @@ def percent_encode(value: str) -> str:
 def canonical_query(params: Mapping[str, str]) -> str:
     """The canonical query string: keys sorted, keys and values encoded, ``k=v`` joined by
     ``&``; an empty value is written ``k=``."""
-    return "&".join(
-        f"{percent_encode(key)}={percent_encode(params[key])}" for key in sorted(params)
-    )
+    return "&".join(f"{percent_encode(key)}={percent_encode(params[key])}" for key in sorted(params))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -101,20 +99,11 @@ def v3_canonical_request(
     )
 
 
-def v3_authorization(
-    access_key_id: str, signed_headers: str, canonical_request: str, secret: str
-) -> str:
+def v3_authorization(access_key_id: str, signed_headers: str, canonical_request: str, secret: str) -> str:
     """The ``Authorization`` header value for a canonical request."""
-    string_to_sign = (
-        f"{V3_ALGORITHM}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-    )
-    signature = hmac.new(
-        secret.encode(), string_to_sign.encode(), hashlib.sha256
-    ).hexdigest()
-    return (
-        f"{V3_ALGORITHM} Credential={access_key_id},"
-        f"SignedHeaders={signed_headers},Signature={signature}"
-    )
+    string_to_sign = f"{V3_ALGORITHM}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
+    signature = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"{V3_ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
 
 
 def sign_v3(
@@ -132,12 +121,8 @@ def sign_v3(
     ``x-acs-version``, ``x-acs-date``, ``x-acs-signature-nonce``,
     ``x-acs-content-sha256`` and, with an STS token, ``x-acs-security-token``).
     """
-    canonical_request = v3_canonical_request(
-        method, path, params, headers, payload_sha256
-    )
-    return v3_authorization(
-        access_key_id, v3_signed_headers(headers), canonical_request, secret
-    )
+    canonical_request = v3_canonical_request(method, path, params, headers, payload_sha256)
+    return v3_authorization(access_key_id, v3_signed_headers(headers), canonical_request, secret)
 
 
 def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:

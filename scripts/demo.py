@@ -44,7 +44,11 @@ def main() -> int:
             "login": ACCESS_KEY_ID,
             "password": ACCESS_KEY_SECRET,
             "host": emulator.url,
-            "extra": {"region_id": "cn-hangzhou", "namespace": "demo-namespace", "group_id": "demo.defaultGroup"},
+            "extra": {
+                "region_id": "cn-hangzhou",
+                "namespace": "demo-namespace",
+                "group_id": "demo.defaultGroup",
+            },
         }
     )
     airflow = [sys.executable, "-m", "airflow"]
@@ -93,11 +97,15 @@ def report(emulator: object, task_log: Path, took: float) -> None:
         return
     say(f"Job instance {instance_id} as SchedulerX saw it")
     for at, status in emulator.status_history(instance_id):  # type: ignore[attr-defined]
-        print(f"   {time.strftime('%H:%M:%S', time.localtime(at))}.{int(at * 1000) % 1000:03d}  {status.name}")
+        print(
+            f"   {time.strftime('%H:%M:%S', time.localtime(at))}.{int(at * 1000) % 1000:03d}  {status.name}"
+        )
     result = xcoms.get("return_value") or {}
     print(f"   result: {result.get('result')!r}")
     say("Its log lines (GetLog), as the task printed them")
-    lines = [line for line in task_log.read_text().splitlines() if line.startswith(("INFO  ", "ERROR ", "WARN"))]
+    lines = [
+        line for line in task_log.read_text().splitlines() if line.startswith(("INFO  ", "ERROR ", "WARN"))
+    ]
     for line in lines:
         print(f"   {line.split(' [airflow.', 1)[0]}")
     calls = dict(emulator.stats.calls)  # type: ignore[attr-defined]

@@ -35,15 +35,40 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: Jobs the tests rely on, fast enough for many runs.
 TEST_JOBS = [
-    JobSpec(job_id=101, name="nightly-etl", wait_seconds=0.2, run_seconds=0.6, outcome="success",
-            result="42 rows loaded", logs=["extract: 42 rows", "transform: ok", "load: 42 rows"]),
-    JobSpec(job_id=102, name="flaky-report", wait_seconds=0.2, run_seconds=0.4, outcome="failed",
-            result="java.lang.IllegalStateException: upstream table is empty",
-            logs=["reading upstream", "ERROR upstream table is empty"]),
-    JobSpec(job_id=103, name="no-capacity", wait_seconds=0.3, run_seconds=0.1, outcome="rejected",
-            result="rejected: no worker available"),
-    JobSpec(job_id=104, name="long-running", wait_seconds=0.1, run_seconds=3600, outcome="success",
-            logs=["still working"]),
+    JobSpec(
+        job_id=101,
+        name="nightly-etl",
+        wait_seconds=0.2,
+        run_seconds=0.6,
+        outcome="success",
+        result="42 rows loaded",
+        logs=["extract: 42 rows", "transform: ok", "load: 42 rows"],
+    ),
+    JobSpec(
+        job_id=102,
+        name="flaky-report",
+        wait_seconds=0.2,
+        run_seconds=0.4,
+        outcome="failed",
+        result="java.lang.IllegalStateException: upstream table is empty",
+        logs=["reading upstream", "ERROR upstream table is empty"],
+    ),
+    JobSpec(
+        job_id=103,
+        name="no-capacity",
+        wait_seconds=0.3,
+        run_seconds=0.1,
+        outcome="rejected",
+        result="rejected: no worker available",
+    ),
+    JobSpec(
+        job_id=104,
+        name="long-running",
+        wait_seconds=0.1,
+        run_seconds=3600,
+        outcome="success",
+        logs=["still working"],
+    ),
 ]
 
 

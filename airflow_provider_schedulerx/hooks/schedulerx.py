@@ -133,7 +133,11 @@ class SchedulerXHook(BaseHook):
     # -- API ----------------------------------------------------------------------------------
 
     def get_job_instance(
-        self, job_id: int | str, job_instance_id: int | str, *, namespace: str | None = None,
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        namespace: str | None = None,
         group_id: str | None = None,
     ) -> JobInstance:
         """The instance's current state (``GetJobInstance``)."""
@@ -153,8 +157,14 @@ class SchedulerXHook(BaseHook):
     ) -> Iterator[JobInstance]:
         """A job's instances, newest first, page by page (``GetJobInstanceList``)."""
         return self.client.list_job_instances(
-            job_id, status=status, start=start, end=end, page_size=page_size, limit=limit,
-            namespace=namespace, group_id=group_id,
+            job_id,
+            status=status,
+            start=start,
+            end=end,
+            page_size=page_size,
+            limit=limit,
+            namespace=namespace,
+            group_id=group_id,
         )
 
     def execute_job(
@@ -170,40 +180,74 @@ class SchedulerXHook(BaseHook):
     ) -> int:
         """Start the job now (``ExecuteJob``); returns the new instance's id."""
         return self.client.execute_job(
-            job_id, instance_parameters=instance_parameters, worker=worker, label=label,
-            check_job_status=check_job_status, namespace=namespace, group_id=group_id,
+            job_id,
+            instance_parameters=instance_parameters,
+            worker=worker,
+            label=label,
+            check_job_status=check_job_status,
+            namespace=namespace,
+            group_id=group_id,
         )
 
-    def stop_instance(self, job_id: int | str, job_instance_id: int | str, *, namespace: str | None = None,
-                      group_id: str | None = None) -> dict[str, Any]:
+    def stop_instance(
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> dict[str, Any]:
         """Stop a running instance (``StopInstance``)."""
         return self.client.stop_instance(job_id, job_instance_id, namespace=namespace, group_id=group_id)
 
-    def retry_job_instance(self, job_id: int | str, job_instance_id: int | str, *,
-                           namespace: str | None = None, group_id: str | None = None) -> dict[str, Any]:
+    def retry_job_instance(
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> dict[str, Any]:
         """Run a finished instance again (``RetryJobInstance``)."""
         return self.client.retry_job_instance(job_id, job_instance_id, namespace=namespace, group_id=group_id)
 
-    def set_job_instance_success(self, job_id: int | str, job_instance_id: int | str, *,
-                                 namespace: str | None = None, group_id: str | None = None) -> dict[str, Any]:
+    def set_job_instance_success(
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> dict[str, Any]:
         """Mark a finished instance successful (``SetJobInstanceSuccess``)."""
         return self.client.set_job_instance_success(
             job_id, job_instance_id, namespace=namespace, group_id=group_id
         )
 
-    def get_log(self, job_id: int | str, job_instance_id: int | str, *, lines: int = 200,
-                keyword: str | None = None, namespace: str | None = None,
-                group_id: str | None = None) -> list[str]:
+    def get_log(
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        lines: int = 200,
+        keyword: str | None = None,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> list[str]:
         """The instance's last ``lines`` log lines, oldest first (``GetLog``)."""
-        return self.client.get_log(job_id, job_instance_id, lines=lines, keyword=keyword,
-                                   namespace=namespace, group_id=group_id)
+        return self.client.get_log(
+            job_id, job_instance_id, lines=lines, keyword=keyword, namespace=namespace, group_id=group_id
+        )
 
-    def get_job_info(self, job_id: int | str, *, namespace: str | None = None,
-                     group_id: str | None = None) -> dict[str, Any]:
+    def get_job_info(
+        self, job_id: int | str, *, namespace: str | None = None, group_id: str | None = None
+    ) -> dict[str, Any]:
         """The job's configuration (``GetJobInfo``)."""
         return self.client.get_job_info(job_id, namespace=namespace, group_id=group_id)
 
-    def call(self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET") -> dict[str, Any]:
+    def call(
+        self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
+    ) -> dict[str, Any]:
         """Call any SchedulerX action, signed, and return the whole reply."""
         return self.client.call(action, params, method=method)
 
@@ -218,8 +262,13 @@ class SchedulerXHook(BaseHook):
 
         try:
             settings = self.settings
-            config = replace(settings.config, max_retries=1, timeout=min(settings.config.timeout, 5.0),
-                             connect_timeout=3.0, retry_deadline=8.0)
+            config = replace(
+                settings.config,
+                max_retries=1,
+                timeout=min(settings.config.timeout, 5.0),
+                connect_timeout=3.0,
+                retry_deadline=8.0,
+            )
             kwargs = self._client_kwargs(settings)
             with SchedulerXClient(settings.credentials_provider(), config, **kwargs) as client:
                 where = f"{config.endpoint} ({config.region_id})"

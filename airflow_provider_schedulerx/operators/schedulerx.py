@@ -59,7 +59,9 @@ class _SchedulerXTask(BaseOperator):
         return validate_id(value, setting)
 
     def _push_console_url(self, context: Any) -> None:
-        context["ti"].xcom_push(key=CONSOLE_URL_XCOM_KEY, value=self.hook.instance_console_url(self.namespace))
+        context["ti"].xcom_push(
+            key=CONSOLE_URL_XCOM_KEY, value=self.hook.instance_console_url(self.namespace)
+        )
 
     def _log_tail(self, job_id: int, instance_id: int) -> list[str]:
         tail = outcome.log_tail(self.hook, job_id, instance_id)
@@ -108,7 +110,12 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
     """
 
     template_fields: Sequence[str] = (
-        "job_id", "instance_parameters", "worker", "worker_label", "namespace", "group_id"
+        "job_id",
+        "instance_parameters",
+        "worker",
+        "worker_label",
+        "namespace",
+        "group_id",
     )
 
     def __init__(

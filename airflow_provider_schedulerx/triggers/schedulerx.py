@@ -130,7 +130,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                     return
                 if instance.status in self.failure_statuses:
                     yield self._event(
-                        "failed", f"{what} ended {instance.status.label}: {instance.result or ''}",
+                        "failed",
+                        f"{what} ended {instance.status.label}: {instance.result or ''}",
                         instance.to_dict(),
                     )
                     return
@@ -139,8 +140,11 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
             if self.deadline is not None:
                 remaining = self.deadline - time.time()
                 if remaining <= 0:
-                    yield self._event("timeout", f"{what} did not finish before the deadline",
-                                      None if errors else instance.to_dict())
+                    yield self._event(
+                        "timeout",
+                        f"{what} did not finish before the deadline",
+                        None if errors else instance.to_dict(),
+                    )
                     return
                 wait = min(wait, remaining)
             await asyncio.sleep(wait)

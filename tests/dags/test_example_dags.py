@@ -129,7 +129,8 @@ def test_report_and_branch_on_failure(run_dag):
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_deadline_stops_the_instance(run_dag, schedulerx_connection, capfd, deferrable):
     dag_run = run_dag(
-        "example_schedulerx_execute_job", 104,
+        "example_schedulerx_execute_job",
+        104,
         run_job={"timeout": 2.0, "deferrable": deferrable, "poll_interval": 0.5},
     )
     assert task_states(dag_run) == {"run_job": "failed"}
@@ -141,7 +142,8 @@ def test_execution_timeout_in_deferrable_mode_stops_the_instance(run_dag, schedu
     from datetime import timedelta
 
     dag_run = run_dag(
-        "example_schedulerx_execute_job", 104,
+        "example_schedulerx_execute_job",
+        104,
         run_job={"execution_timeout": timedelta(seconds=3), "deferrable": True, "poll_interval": 0.5},
     )
     assert task_states(dag_run) == {"run_job": "failed"}
@@ -154,7 +156,8 @@ def test_retry_reattaches_to_the_running_instance(run_dag, schedulerx_connection
     # The first try starts the instance, then every poll fails until its retries run out.
     schedulerx_connection.faults.set("server_error", count=3, actions=["GetJobInstance"])
     dag_run = run_dag(
-        "example_schedulerx_execute_job", 101,
+        "example_schedulerx_execute_job",
+        101,
         run_job={"retries": 1, "retry_delay": timedelta(seconds=0), "poll_interval": 0.2},
     )
     hook_retries = 2  # backoff retries of the client inside one try (conftest connection)
@@ -178,8 +181,11 @@ def test_example_dags_import_cleanly(airflow_db):
 
     bag = DagBag(dag_folder=str(EXAMPLES))
     assert bag.import_errors == {}
-    assert {"example_schedulerx_execute_job", "example_schedulerx_start_and_sense",
-            "example_schedulerx_report_and_branch"} <= set(bag.dag_ids)
+    assert {
+        "example_schedulerx_execute_job",
+        "example_schedulerx_start_and_sense",
+        "example_schedulerx_report_and_branch",
+    } <= set(bag.dag_ids)
 
 
 def test_templated_ids_and_bad_statuses_are_checked_early():
@@ -192,7 +198,12 @@ def test_templated_ids_and_bad_statuses_are_checked_early():
         SchedulerXJobInstanceSensor(task_id="s", job_id=1, job_instance_id=2, success_statuses=["failed"])
     with pytest.raises(ValueError, match="designate a worker or a label"):
         SchedulerXExecuteJobOperator(task_id="e", job_id=1, worker="w", worker_label="l")
-    assert SchedulerXJobInstanceSensor.template_fields == ("job_id", "job_instance_id", "namespace", "group_id")
+    assert SchedulerXJobInstanceSensor.template_fields == (
+        "job_id",
+        "job_instance_id",
+        "namespace",
+        "group_id",
+    )
 
 
 def test_paths_exist():

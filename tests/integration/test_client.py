@@ -151,7 +151,7 @@ def test_clock_skew_maps_to_a_clear_error(emulator):
 
 
 def test_business_error_with_http_200(client):
-    with pytest.raises(SchedulerXBusinessError, match="groupId=other.group not exist") as error:
+    with pytest.raises(SchedulerXBusinessError, match=r"groupId=other\.group not exist") as error:
         client.get_job_instance(101, 1, group_id="other.group")
     assert error.value.http_status == 200
 
@@ -177,9 +177,10 @@ def test_transient_errors_are_retried_then_succeed(emulator):
     with make_client(emulator) as client:
         assert client.get_job_info(101)["JobId"] == 101
         assert client.stats.retries == 3
-        assert client.stats.errors == {"Throttling.User": 2, "ServiceUnavailable": 1} or sum(
-            client.stats.errors.values()
-        ) == 3
+        assert (
+            client.stats.errors == {"Throttling.User": 2, "ServiceUnavailable": 1}
+            or sum(client.stats.errors.values()) == 3
+        )
 
 
 def test_retries_are_bounded_and_the_last_error_is_raised(emulator):
@@ -227,9 +228,11 @@ def test_connection_refused_is_safe_to_retry_for_execute_job(emulator):
 
 def test_slow_reply_times_out(emulator):
     emulator.faults.set("slow", count=5, seconds=1.0)
-    with make_client(emulator, timeout=0.2, max_retries=0) as client:
-        with pytest.raises(SchedulerXConnectionError, match="no reply before the timeout"):
-            client.get_job_info(101)
+    with (
+        make_client(emulator, timeout=0.2, max_retries=0) as client,
+        pytest.raises(SchedulerXConnectionError, match="no reply before the timeout"),
+    ):
+        client.get_job_info(101)
 
 
 def test_bad_input_fails_before_any_call(emulator):
@@ -271,11 +274,14 @@ async def test_async_client_polls_the_same_instance(emulator):
         emulator.faults.set("throttle", count=1)
         assert (await client.call("GetJobInfo", {"JobId": 101}))["Success"]
         assert client.stats.retries == 1
+        emulator.faults.set("throttle", count=100)
+        impatient = AsyncSchedulerXClient(
+            client.credentials,
+            ClientConfig(endpoint=emulator.url, max_retries=0),
+            namespace=NAMESPACE,
+            group_id=GROUP_ID,
+        )
         with pytest.raises(SchedulerXThrottledError):
-            emulator.faults.set("throttle", count=100)
-            await AsyncSchedulerXClient(
-                client.credentials, ClientConfig(endpoint=emulator.url, max_retries=0),
-                namespace=NAMESPACE, group_id=GROUP_ID,
-            ).get_job_instance(101, instance_id)
+            await impatient.get_job_instance(101, instance_id)
     finally:
         await close_shared_session()

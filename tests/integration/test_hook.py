@@ -33,7 +33,9 @@ def test_hook_reads_a_uri_connection(emulator, monkeypatch):
 
 
 def test_hook_reads_a_json_connection_and_its_defaults(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_CUSTOM", connection_json(emulator, timeout="5", max_retries="2"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_CUSTOM", connection_json(emulator, timeout="5", max_retries="2")
+    )
     hook = SchedulerXHook("schedulerx_custom")
     assert hook.client.config.timeout == 5.0 and hook.client.config.max_retries == 2
     assert (hook.client.namespace, hook.client.group_id) == (NAMESPACE, GROUP_ID)
@@ -111,7 +113,9 @@ def test_host_forms_and_old_style_extra_names():
     assert endpoint("schedulerx.cn-shanghai.aliyuncs.com").config.endpoint == (
         "https://schedulerx.cn-shanghai.aliyuncs.com"
     )
-    old = endpoint(None, **{"extra__schedulerx__region_id": "cn-beijing", "extra__schedulerx__network": "vpc"})
+    old = endpoint(
+        None, **{"extra__schedulerx__region_id": "cn-beijing", "extra__schedulerx__network": "vpc"}
+    )
     assert old.config.endpoint == "https://schedulerx-vpc.cn-beijing.aliyuncs.com"
 
 
@@ -145,7 +149,11 @@ def test_provider_info_declares_the_form_once_for_both_paths():
     assert fields["signature_version"]["schema"]["enum"] == ["v3", "v1"]
     assert fields["network"]["schema"]["enum"] == ["public", "vpc"]
     behaviour = conn_type["ui-field-behaviour"]
-    assert behaviour["relabeling"] == {"login": "AccessKey ID", "password": "AccessKey Secret", "host": "Endpoint"}
+    assert behaviour["relabeling"] == {
+        "login": "AccessKey ID",
+        "password": "AccessKey Secret",
+        "host": "Endpoint",
+    }
     assert SchedulerXHook.get_ui_field_behaviour()["relabeling"] == behaviour["relabeling"]
     assert SchedulerXHook.get_ui_field_behaviour()["hidden_fields"] == behaviour["hidden-fields"]
 
@@ -166,7 +174,9 @@ def test_airflow_providers_manager_sees_the_connection_type():
 def test_secrets_are_registered_with_the_masker(emulator, monkeypatch):
     from airflow.sdk._shared.secrets_masker import redact
 
-    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_DEFAULT", connection_json(emulator, security_token="sts-marker-123"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT", connection_json(emulator, security_token="sts-marker-123")
+    )
     hook = SchedulerXHook()
     assert hook.settings.security_token == "sts-marker-123"
     assert "sts-marker-123" not in str(redact("token is sts-marker-123"))

@@ -55,9 +55,22 @@ DETAIL = {
 
 
 def test_every_documented_status_value():
-    expected = {0: "UNKNOWN", 1: "WAITING", 2: "READY", 3: "RUNNING", 4: "SUCCESS", 5: "FAILED",
-                6: "KILLED", 7: "PAUSED", 8: "SUBMITTED", 9: "REJECTED", 10: "ACCEPTED",
-                11: "PARTIAL_FAILED", 12: "SKIPPED", 99: "REMOVED"}
+    expected = {
+        0: "UNKNOWN",
+        1: "WAITING",
+        2: "READY",
+        3: "RUNNING",
+        4: "SUCCESS",
+        5: "FAILED",
+        6: "KILLED",
+        7: "PAUSED",
+        8: "SUBMITTED",
+        9: "REJECTED",
+        10: "ACCEPTED",
+        11: "PARTIAL_FAILED",
+        12: "SKIPPED",
+        99: "REMOVED",
+    }
     assert {s.value: s.name for s in InstanceStatus} == expected
 
 
@@ -74,8 +87,11 @@ def test_unknown_service_status_is_kept_not_a_crash():
 
 def test_parse_statuses_accepts_names_numbers_members_and_rejects_the_rest():
     assert parse_statuses(["success", 5, "PARTIAL_FAILED", InstanceStatus.KILLED, "9"], "s") == {
-        InstanceStatus.SUCCESS, InstanceStatus.FAILED, InstanceStatus.PARTIAL_FAILED,
-        InstanceStatus.KILLED, InstanceStatus.REJECTED,
+        InstanceStatus.SUCCESS,
+        InstanceStatus.FAILED,
+        InstanceStatus.PARTIAL_FAILED,
+        InstanceStatus.KILLED,
+        InstanceStatus.REJECTED,
     }
     with pytest.raises(ValueError, match=r"success_statuses: 'done' is not a SchedulerX instance status"):
         parse_statuses(["done"], "success_statuses")
@@ -205,9 +221,15 @@ def test_reply_errors_map_to_classes():
     with pytest.raises(SchedulerXServerError):
         _reply(503, {**gateway, "Code": "ServiceUnavailable"})
     with pytest.raises(SchedulerXAuthError, match="AccessKey Secret does not match") as auth:
-        _reply(400, {**gateway, "Code": "SignatureDoesNotMatch",
-                     "Message": "Specified signature is not matched with our calculation. server string "
-                                "to sign is:GET&%2F&SecurityToken%3Dleaky"})
+        _reply(
+            400,
+            {
+                **gateway,
+                "Code": "SignatureDoesNotMatch",
+                "Message": "Specified signature is not matched with our calculation. server string "
+                "to sign is:GET&%2F&SecurityToken%3Dleaky",
+            },
+        )
     assert "leaky" not in str(auth.value)
     assert auth.value.request_id == "R1" and auth.value.http_status == 400 and not auth.value.retryable
     with pytest.raises(SchedulerXAuthError, match="clock"):
@@ -215,8 +237,10 @@ def test_reply_errors_map_to_classes():
     with pytest.raises(SchedulerXAuthError, match="permission"):
         _reply(403, {**gateway, "Code": "Forbidden.RAM"})
     with pytest.raises(SchedulerXBusinessError, match="not match groupId") as business:
-        _reply(200, {"Code": 500, "Success": False, "Message": "jobid: 1 not match groupId: g",
-                     "RequestId": "R2"})
+        _reply(
+            200,
+            {"Code": 500, "Success": False, "Message": "jobid: 1 not match groupId: g", "RequestId": "R2"},
+        )
     assert business.value.code == "500" and business.value.request_id == "R2"
     with pytest.raises(SchedulerXResponseError):
         parse_reply(200, {}, b"{not json", action="GetJobInstance")
@@ -226,8 +250,9 @@ def test_reply_errors_map_to_classes():
 
 
 def test_errors_survive_pickling_and_have_useful_text():
-    error = SchedulerXThrottledError("slow down", code="Throttling", request_id="R", http_status=400,
-                                     retry_after=2.0)
+    error = SchedulerXThrottledError(
+        "slow down", code="Throttling", request_id="R", http_status=400, retry_after=2.0
+    )
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is SchedulerXThrottledError
     assert (copy.code, copy.request_id, copy.http_status) == ("Throttling", "R", 400)

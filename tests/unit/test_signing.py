@@ -111,9 +111,7 @@ def test_v3_vector_repeated_header_and_empty_value():
         "ACS3-HMAC-SHA256 Credential=acesskey,SignedHeaders=x-acs-test,"
         "Signature=d16b30a7699ae9e43875b13195b2f81bcc3ed10c14a9b5eb780e51619aa50be1"
     )
-    canonical = signing.v3_canonical_request(
-        "GET", "/", {"test": "ok", "empty": ""}, headers, "x"
-    )
+    canonical = signing.v3_canonical_request("GET", "/", {"test": "ok", "empty": ""}, headers, "x")
     assert "empty=&test=ok" in canonical
     assert "x-acs-test:http,https\n" in canonical
 
@@ -153,16 +151,31 @@ def test_header_values_are_trimmed_and_non_acs_headers_ignored():
 
 def test_sts_token_is_signed_in_v3_and_v1():
     v3 = prepare_request(
-        action="GetJobInstance", version="2019-04-30", params={"JobId": "1"}, method="GET",
-        endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com", access_key_id="STS.id",
-        access_key_secret="s", security_token="tok", now=0, nonce="n",
+        action="GetJobInstance",
+        version="2019-04-30",
+        params={"JobId": "1"},
+        method="GET",
+        endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com",
+        access_key_id="STS.id",
+        access_key_secret="s",
+        security_token="tok",
+        now=0,
+        nonce="n",
     )
     assert v3.headers["x-acs-security-token"] == "tok"
     assert "x-acs-security-token" in v3.headers["authorization"]
     v1 = prepare_request(
-        action="GetJobInstance", version="2019-04-30", params={"JobId": "1"}, method="GET",
-        endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com", access_key_id="STS.id",
-        access_key_secret="s", security_token="tok", signature_version="v1", now=0, nonce="n",
+        action="GetJobInstance",
+        version="2019-04-30",
+        params={"JobId": "1"},
+        method="GET",
+        endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com",
+        access_key_id="STS.id",
+        access_key_secret="s",
+        security_token="tok",
+        signature_version="v1",
+        now=0,
+        nonce="n",
     )
     assert "SecurityToken=tok" in v1.url
     query = dict(part.split("=", 1) for part in v1.url.split("?", 1)[1].split("&"))
@@ -176,8 +189,13 @@ def test_sts_token_is_signed_in_v3_and_v1():
 def test_each_attempt_gets_a_fresh_nonce_and_repr_hides_headers():
     def build():
         return prepare_request(
-            action="GetJobInstance", version="2019-04-30", params={}, method="GET",
-            endpoint="https://h", access_key_id="id", access_key_secret="very-secret",
+            action="GetJobInstance",
+            version="2019-04-30",
+            params={},
+            method="GET",
+            endpoint="https://h",
+            access_key_id="id",
+            access_key_secret="very-secret",
             security_token="sts-token",
         )
 
