@@ -1,0 +1,42 @@
+"""A local, offline SchedulerX OpenAPI server (with STS) for demos, tests and benchmarks.
+
+It checks V3 and V1 signatures, timestamps and nonces like Alibaba Cloud's gateway, keeps
+jobs and job instances whose status follows the clock, and can inject faults::
+
+    from airflow_provider_schedulerx.emulator import Emulator, JobSpec
+
+    with Emulator(jobs=[JobSpec(job_id=101, run_seconds=1.0)]) as emu:
+        ...  # call emu.url with AccessKey "emulator-ak" / "emulator-secret"
+
+Command line: ``python -m airflow_provider_schedulerx.emulator --port 8866``.
+"""
+
+from airflow_provider_schedulerx.emulator.auth import DEFAULT_OIDC_PROVIDER_ARN
+from airflow_provider_schedulerx.emulator.faults import FAULT_KINDS, FaultRule, Faults
+from airflow_provider_schedulerx.emulator.server import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCESS_KEY_SECRET,
+    DEFAULT_GROUP_ID,
+    DEFAULT_NAMESPACE,
+    DEFAULT_REGION_ID,
+    Emulator,
+    EmulatorStats,
+)
+from airflow_provider_schedulerx.emulator.state import InstanceState, JobSpec, NamespaceSpec
+
+__all__ = [
+    "DEFAULT_ACCESS_KEY_ID",
+    "DEFAULT_ACCESS_KEY_SECRET",
+    "DEFAULT_GROUP_ID",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_OIDC_PROVIDER_ARN",
+    "DEFAULT_REGION_ID",
+    "FAULT_KINDS",
+    "Emulator",
+    "EmulatorStats",
+    "FaultRule",
+    "Faults",
+    "InstanceState",
+    "JobSpec",
+    "NamespaceSpec",
+]

@@ -1,0 +1,421 @@
+"""The SchedulerX and STS actions the emulator serves: parameters in, reply data out.
+
+Nothing here knows about HTTP. A handler returns the ``Data`` of a SchedulerX reply (or
+``None`` for a reply without one), or the body of an STS reply; it raises
+:class:`ApiError` for what the gateway refuses (a missing or malformed parameter) and
+:class:`~airflow_provider_schedulerx.emulator.state.BusinessError` for what the service
+refuses.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_schedulerx.emulator.auth import (
+    STS_MAX_DURATION,
+    STS_MIN_DURATION,
+    Credential,
+    CredentialStore,
+    OidcRegistry,
+    format_timestamp,
+)
+from airflow_provider_schedulerx.emulator.state import MAX_LOG_LINES, BusinessError, EmulatorState
+
+__all__ = [
+    "SCHEDULERX_ACTIONS",
+    "SCHEDULERX_VERSION",
+    "STS_ACTIONS",
+    "STS_VERSION",
+    "UNIMPLEMENTED_ACTIONS",
+    "UNSIGNED_ACTIONS",
+    "ApiError",
+    "CallContext",
+    "Params",
+]
+
+SCHEDULERX_VERSION = "2019-04-30"
+STS_VERSION = "2015-04-01"
+_ROLE_ARN = re.compile(r"acs:ram::(?P<account>\d+):role/(?P<role>[\w.@+=,-]{1,64})", re.IGNORECASE)
+_SESSION_NAME = re.compile(r"[\w.@-]{2,64}")
+
+
+class ApiError(Exception):
+    """A refusal the gateway reports with an HTTP error status.
+
+    :param code: error code (``MissingJobId``, ``InvalidParameter``...).
+    :param message: error message.
+    :param http_status: HTTP status of the reply.
+    """
+
+    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+
+class Params:
+    """Typed access to a request's parameters, raising the gateway's errors."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = self.values.get(name)
+        if value is None or value == "":
+            if required:
+                raise ApiError(f"Missing{name}", f"{name} is mandatory for this action.")
+            return None
+        return value
+
+    def long(self, name: str, *, required: bool = False) -> int | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise ApiError("InvalidParameter", f'The specified parameter "{name}" is not valid.') from None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ApiError("InvalidParameter", f'The specified parameter "{name}" is not valid.')
+
+
+@dataclass
+class CallContext:
+    """What a handler may use besides the parameters."""
+
+    state: EmulatorState
+    store: CredentialStore
+    oidc: OidcRegistry
+    executions: Counter[int]
+    credential: Credential | None = None
+
+
+Handler = Callable[[CallContext, Params], dict[str, Any] | None]
+
+
+def _group(ctx: CallContext, p: Params) -> tuple[str, str]:
+    p.text("RegionId", required=True)
+    namespace = p.text("Namespace", required=True)
+    group_id = p.text("GroupId", required=True)
+    assert namespace is not None
+    assert group_id is not None
+    ctx.state.check_group(namespace, group_id)
+    return namespace, group_id
+
+
+def _job(ctx: CallContext, p: Params) -> Any:
+    namespace, group_id = _group(ctx, p)
+    job_id = p.long("JobId", required=True)
+    assert job_id is not None
+    return ctx.state.job(namespace, group_id, job_id)
+
+
+def _instance(ctx: CallContext, p: Params, id_param: str = "JobInstanceId") -> Any:
+    job = _job(ctx, p)
+    instance_id = p.long(id_param, required=True)
+    assert instance_id is not None
+    return ctx.state.job_instance(job, instance_id)
+
+
+def _page(p: Params, default_size: int | None) -> tuple[int, int | None]:
+    number = p.long("PageNum") or 1
+    size = p.long("PageSize") or default_size
+    if number < 1 or (size is not None and size < 1):
+        raise ApiError("InvalidParameter", "PageNum and PageSize must be positive.")
+    return number, size
+
+
+def execute_job(ctx: CallContext, p: Params) -> dict[str, Any]:
+    job = _job(ctx, p)
+    designate_type = p.long("DesignateType")
+    worker, label = p.text("Worker"), p.text("Label")
+    if designate_type == 1 and not worker:
+        raise BusinessError(400, "worker is required when designateType=1")
+    if designate_type == 2 and not label:
+        raise BusinessError(400, "label is required when designateType=2")
+    inst = ctx.state.execute(
+        job,
+        parameters=p.text("InstanceParameters") or "",
+        check_job_status=p.boolean("CheckJobStatus", False),
+        worker=worker if designate_type == 1 else None,
+        label=label if designate_type == 2 else None,
+        designate_type=designate_type,
+    )
+    ctx.executions[job.job_id] += 1
+    return {"JobInstanceId": inst.instance_id}
+
+
+def get_job_instance(ctx: CallContext, p: Params) -> dict[str, Any]:
+    return {"JobInstanceDetail": ctx.state.detail(_instance(ctx, p))}
+
+
+def get_job_instance_list(ctx: CallContext, p: Params) -> dict[str, Any]:
+    namespace, group_id = _group(ctx, p)
+    job_id = p.long("JobId")
+    status = p.long("Status")
+    start_ms, end_ms = p.long("StartTimestamp"), p.long("EndTimestamp")
+    number, size = _page(p, 10)
+    assert size is not None
+    state = ctx.state
+    if job_id is not None:
+        instances = state.instances_of(state.job(namespace, group_id, job_id).job_id)
+    else:
+        instances = state.group_instances(namespace, group_id)
+    now = state.clock()
+    selected = [
+        inst
+        for inst in sorted(instances, key=lambda i: i.instance_id, reverse=True)
+        if (start_ms is None or inst.created_at * 1000 >= start_ms)
+        and (end_ms is None or inst.created_at * 1000 <= end_ms)
+        and (status is None or int(inst.view(now).status) == status)
+    ]
+    page = selected[(number - 1) * size : number * size]
+    return {
+        "JobInstanceDetails": [state.detail(inst, full=False) for inst in page],
+        "Total": len(selected),
+        "PageNumber": number,
+        "PageSize": size,
+    }
+
+
+def stop_instance(ctx: CallContext, p: Params) -> None:
+    ctx.state.stop(_instance(ctx, p, "InstanceId"))
+
+
+def retry_job_instance(ctx: CallContext, p: Params) -> None:
+    ctx.state.retry(_instance(ctx, p))
+
+
+def set_job_instance_success(ctx: CallContext, p: Params) -> None:
+    ctx.state.set_success(_instance(ctx, p))
+
+
+def get_log(ctx: CallContext, p: Params) -> dict[str, Any]:
+    inst = _instance(ctx, p)
+    line = p.long("Line")
+    return {
+        "Logs": ctx.state.logs(
+            inst,
+            line=MAX_LOG_LINES if line is None else line,
+            offset=max(0, p.long("Offset") or 0),
+            reverse=p.boolean("Reverse", True),
+            keyword=p.text("Keyword"),
+            start_ms=p.long("StartTimestamp"),
+            end_ms=p.long("EndTimestamp"),
+        )
+    }
+
+
+def get_job_info(ctx: CallContext, p: Params) -> dict[str, Any]:
+    if p.text("JobId") is None and p.text("JobName") is not None:
+        namespace, group_id = _group(ctx, p)
+        job = ctx.state.job_by_name(namespace, group_id, p.text("JobName") or "")
+    else:
+        job = _job(ctx, p)
+    return {"JobConfigInfo": ctx.state.job_config(job)}
+
+
+def list_jobs(ctx: CallContext, p: Params) -> dict[str, Any]:
+    namespace, group_id = _group(ctx, p)
+    name, status = p.text("JobName"), p.text("Status")
+    jobs = [
+        job
+        for job in sorted(ctx.state.jobs(namespace, group_id), key=lambda j: j.job_id)
+        if (name is None or name in (job.name or ""))
+        and (status is None or status == ("1" if job.enabled else "0"))
+    ]
+    number, size = _page(p, None)
+    size = size or max(1, len(jobs))
+    page = jobs[(number - 1) * size : number * size]
+    return {
+        "Jobs": [ctx.state.job_config(job) for job in page],
+        "Total": len(jobs),
+        "PageNumber": number,
+        "PageSize": size,
+    }
+
+
+def _set_enabled(ctx: CallContext, p: Params, enabled: bool) -> None:
+    _job(ctx, p).enabled = enabled
+
+
+def list_namespaces(ctx: CallContext, p: Params) -> dict[str, Any]:
+    p.text("RegionId", required=True)
+    wanted_id, wanted_name = p.text("Namespace"), p.text("NamespaceName")
+    items = []
+    for ns in ctx.state.namespaces():
+        name = ns.name or ns.namespace
+        if wanted_id is not None and wanted_id != ns.namespace:
+            continue
+        if wanted_name is not None and wanted_name not in name:
+            continue
+        items.append({"UId": ns.namespace, "Uid": ns.namespace, "Name": name, "Description": ns.description})
+    return {"Namespaces": items}
+
+
+def list_groups(ctx: CallContext, p: Params) -> dict[str, Any]:
+    p.text("RegionId", required=True)
+    namespace = p.text("Namespace", required=True)
+    assert namespace is not None
+    ctx.state.check_group(namespace, None)
+    spec = next(ns for ns in ctx.state.namespaces() if ns.namespace == namespace)
+    groups = [
+        {
+            "AppGroupId": index + 1,
+            "AppKey": "",
+            "AppName": group.split(".")[0],
+            "Description": "",
+            "GroupId": group,
+        }
+        for index, group in enumerate(sorted(spec.groups))
+    ]
+    return {"AppGroups": groups}
+
+
+def _duration(p: Params) -> int:
+    duration = p.long("DurationSeconds")
+    if duration is None:
+        return 3600
+    if not STS_MIN_DURATION <= duration <= STS_MAX_DURATION:
+        raise ApiError(
+            "InvalidParameter.DurationSeconds",
+            f"The Min/Max value of DurationSeconds is {STS_MIN_DURATION}s/{STS_MAX_DURATION}s.",
+        )
+    return duration
+
+
+def _role(p: Params) -> tuple[str, str, str]:
+    role_arn = p.text("RoleArn", required=True) or ""
+    match = _ROLE_ARN.fullmatch(role_arn)
+    if match is None:
+        raise ApiError("InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
+    session = p.text("RoleSessionName", required=True) or ""
+    if _SESSION_NAME.fullmatch(session) is None:
+        raise ApiError("InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
+    return role_arn, match.group("role"), session
+
+
+def _sts_reply(ctx: CallContext, role_arn: str, session: str, duration: int) -> dict[str, Any]:
+    credential = ctx.store.issue_sts(role_arn, session, duration)
+    assert credential.expires_at is not None
+    return {
+        "AssumedRoleUser": {
+            "Arn": f"{role_arn}/{session}",
+            "AssumedRoleId": f"3{secrets.randbelow(10**17):017d}:{session}",
+        },
+        "Credentials": {
+            "AccessKeyId": credential.access_key_id,
+            "AccessKeySecret": credential.access_key_secret,
+            "SecurityToken": credential.security_token,
+            "Expiration": format_timestamp(credential.expires_at),
+        },
+    }
+
+
+def assume_role(ctx: CallContext, p: Params) -> dict[str, Any]:
+    role_arn, _, session = _role(p)
+    return _sts_reply(ctx, role_arn, session, _duration(p))
+
+
+def assume_role_with_oidc(ctx: CallContext, p: Params) -> dict[str, Any]:
+    provider_arn = p.text("OIDCProviderArn", required=True) or ""
+    token = p.text("OIDCToken", required=True) or ""
+    role_arn, _, session = _role(p)
+    duration = _duration(p)
+    claims = ctx.oidc.verify(provider_arn, token)
+    reply = _sts_reply(ctx, role_arn, session, duration)
+    reply["OIDCTokenInfo"] = {
+        "Subject": claims["sub"],
+        "Issuer": claims["iss"],
+        "ClientIds": claims["aud"],
+    }
+    return reply
+
+
+SCHEDULERX_ACTIONS: dict[str, Handler] = {
+    "ExecuteJob": execute_job,
+    "GetJobInstance": get_job_instance,
+    "GetJobInstanceList": get_job_instance_list,
+    "StopInstance": stop_instance,
+    "RetryJobInstance": retry_job_instance,
+    "SetJobInstanceSuccess": set_job_instance_success,
+    "GetLog": get_log,
+    "GetJobInfo": get_job_info,
+    "ListJobs": list_jobs,
+    "EnableJob": lambda ctx, p: _set_enabled(ctx, p, True),
+    "DisableJob": lambda ctx, p: _set_enabled(ctx, p, False),
+    "ListNamespaces": list_namespaces,
+    "ListGroups": list_groups,
+}
+STS_ACTIONS: dict[str, Handler] = {
+    "AssumeRole": assume_role,
+    "AssumeRoleWithOIDC": assume_role_with_oidc,
+}
+UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithOIDC"})
+
+# The rest of the 61 schedulerx2 actions: real, but not emulated.
+UNIMPLEMENTED_ACTIONS = frozenset(
+    {
+        "BatchDeleteJobs",
+        "BatchDeleteRouteStrategy",
+        "BatchDisableJobs",
+        "BatchEnableJobs",
+        "CreateAppGroup",
+        "CreateJob",
+        "CreateNamespace",
+        "CreateRouteStrategy",
+        "CreateSchedulerxCalendar",
+        "CreateSchedulerxNotificationPolicy",
+        "CreateWorkflow",
+        "DeleteAppGroup",
+        "DeleteJob",
+        "DeleteNamespace",
+        "DeleteRouteStrategy",
+        "DeleteSchedulerxCalendar",
+        "DeleteSchedulerxNotificationPolicy",
+        "DeleteWorkflow",
+        "DescribeRegions",
+        "DesignateWorkers",
+        "DisableWorkflow",
+        "EnableWorkflow",
+        "ExecuteWorkflow",
+        "GetAppGroup",
+        "GetOverview",
+        "GetWorkFlow",
+        "GetWorkerList",
+        "GetWorkflowInstance",
+        "GrantPermission",
+        "ListJobScriptHistory",
+        "ListWorkFlows",
+        "ListWorkflowInstance",
+        "ManageSchedulerxCalendar",
+        "ManageSchedulerxJobSync",
+        "ManageSchedulerxNotificationPolicy",
+        "ReadSchedulerxCalendar",
+        "ReadSchedulerxDesignateDetail",
+        "ReadSchedulerxDesignateInfo",
+        "ReadSchedulerxNotificationPolicy",
+        "RerunJob",
+        "RevokePermission",
+        "SetWfInstanceSuccess",
+        "UpdateAppGroup",
+        "UpdateJob",
+        "UpdateJobScript",
+        "UpdateNamespace",
+        "UpdateWorkflow",
+        "UpdateWorkflowDag",
+    }
+)
