@@ -1,0 +1,115 @@
+"""The trigger's event sequences against the emulator, in a real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from airflow_provider_schedulerx.client import close_shared_session
+from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+from tests.conftest import make_client
+
+
+@pytest.fixture
+async def session_cleanup():
+    yield
+    await close_shared_session()
+
+
+def start(emulator, job_id: int) -> int:
+    with make_client(emulator) as client:
+        return client.execute_job(job_id)
+
+
+async def events(trigger: SchedulerXJobInstanceTrigger, limit: float = 20.0) -> list[dict]:
+    collected = []
+
+    async def consume():
+        async for event in trigger.run():
+            collected.append(event.payload)
+
+    await asyncio.wait_for(consume(), limit)
+    return collected
+
+
+async def test_running_to_success(schedulerx_connection, session_cleanup):
+    instance_id = start(schedulerx_connection, 101)
+    trigger = SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1)
+    (event,) = await events(trigger)
+    assert event["status"] == "success"
+    assert event["instance"]["instance_id"] == instance_id
+    assert event["instance"]["result"] == "42 rows loaded"
+    assert schedulerx_connection.stats.calls["GetJobInstance"] >= 3  # waiting, running, success
+
+
+async def test_running_to_failed(schedulerx_connection, session_cleanup):
+    instance_id = start(schedulerx_connection, 102)
+    (event,) = await events(SchedulerXJobInstanceTrigger(102, instance_id, poll_interval=0.1))
+    assert event["status"] == "failed"
+    assert "upstream table is empty" in event["message"]
+    assert event["instance"]["status_name"] == "failed"
+
+
+async def test_a_burst_of_transient_errors_is_ridden_out(schedulerx_connection, session_cleanup):
+    instance_id = start(schedulerx_connection, 101)
+    schedulerx_connection.faults.set("throttle", count=4, actions=["GetJobInstance"])
+    schedulerx_connection.faults.set("server_error", count=4, actions=["GetJobInstance"])
+    schedulerx_connection.faults.set("reset", count=2, actions=["GetJobInstance"])
+    (event,) = await events(SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1))
+    assert event["status"] == "success"
+    assert sum(schedulerx_connection.stats.faults.values()) == 10
+
+
+async def test_a_permanent_error_ends_the_wait_at_once(schedulerx_connection, session_cleanup, monkeypatch):
+    instance_id = start(schedulerx_connection, 101)
+    (event,) = await events(
+        SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1, group_id="no.such.group")
+    )
+    assert event["status"] == "error" and "not exist" in event["message"]
+
+
+async def test_deadline(schedulerx_connection, session_cleanup):
+    instance_id = start(schedulerx_connection, 104)
+    started = time.monotonic()
+    (event,) = await events(
+        SchedulerXJobInstanceTrigger(104, instance_id, poll_interval=0.2, deadline=time.time() + 0.7)
+    )
+    assert event["status"] == "timeout"
+    assert 0.6 < time.monotonic() - started < 3
+    assert event["instance"]["status_name"] == "running"
+
+
+async def test_on_kill_stops_an_instance_the_task_started(schedulerx_connection, session_cleanup):
+    instance_id = start(schedulerx_connection, 104)
+    await SchedulerXJobInstanceTrigger(104, instance_id).on_kill()  # a sensor's: left alone
+    with make_client(schedulerx_connection) as client:
+        assert not client.get_job_instance(104, instance_id).is_finished
+        await SchedulerXJobInstanceTrigger(104, instance_id, stop_on_kill=True).on_kill()
+        assert client.get_job_instance(104, instance_id).status.label == "killed"
+
+
+def test_serialize_round_trips_through_airflow():
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    trigger = SchedulerXJobInstanceTrigger(
+        101,
+        "1000000000001",
+        schedulerx_conn_id="c",
+        namespace="ns",
+        group_id="g",
+        poll_interval=5,
+        deadline=1_800_000_000.5,
+        success_statuses=[4, 12],
+        failure_statuses=[5],
+        stop_on_kill=True,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_schedulerx.triggers.schedulerx.SchedulerXJobInstanceTrigger"
+    restored_kwargs = BaseSerialization.deserialize(BaseSerialization.serialize(kwargs))
+    from airflow.sdk.module_loading import import_string
+
+    again = import_string(classpath)(**restored_kwargs)
+    assert again.serialize() == trigger.serialize()
+    assert again.job_instance_id == 1000000000001
