@@ -80,6 +80,10 @@ def test_execute_job_success_returns_the_instance(run_dag, schedulerx_connection
     assert "InstanceList?namespace=demo-namespace" in xcom(dag_run, "run_job", "console_url")
     assert "airflow_run_id=" in the_instance(schedulerx_connection, 101).parameters
     assert schedulerx_connection.stats.executions[101] == 1
+    # Airflow 3's worker stores the extra link when the task ends.
+    assert xcom(dag_run, "run_job", "_link_SchedulerXJobInstanceLink") == xcom(
+        dag_run, "run_job", "console_url"
+    )
 
 
 def test_execute_job_failure_fails_the_task_with_the_result(run_dag, schedulerx_connection, capfd):
@@ -208,3 +212,36 @@ def test_templated_ids_and_bad_statuses_are_checked_early():
 
 def test_paths_exist():
     assert Path(EXAMPLES / "emulator_jobs.json").exists()
+
+
+def test_sensor_in_reschedule_mode(run_dag, schedulerx_connection):
+    dag_run = run_dag(
+        "example_schedulerx_start_and_sense",
+        101,
+        wait_for_job={"deferrable": False, "mode": "reschedule", "poke_interval": 0.5},
+    )
+    assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success"}
+    assert xcom(dag_run, "wait_for_job")["status_name"] == "success"
+
+
+def test_report_operator_fails_on_chosen_statuses(run_dag, schedulerx_connection):
+    dag_run = run_dag(
+        "example_schedulerx_report_and_branch", 102, report={"fail_on_statuses": {InstanceStatus.FAILED}}
+    )
+    states = task_states(dag_run)
+    assert states["report"] == "failed"
+    assert states["publish_results"] == states["alert_on_call"] == "upstream_failed"
+
+
+def test_airflow_cli_lists_the_provider_and_its_connection_type(airflow_db):
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args], check=True, capture_output=True, text=True, timeout=300
+        ).stdout
+
+    assert "airflow-provider-schedulerx" in cli("providers", "list")
+    hooks = cli("providers", "hooks")
+    assert "schedulerx" in hooks and "SchedulerXHook" in hooks
