@@ -215,7 +215,13 @@ class _BaseClient:
         method = method.upper()
         if method not in ("GET", "POST"):
             raise SchedulerXConfigError(f"method: {method!r} must be GET or POST")
-        return ApiCall(action, dict(params or {}), lambda reply: reply, method, scoped=False)
+        defaults = {
+            "Namespace": self.namespace,
+            "GroupId": self.group_id,
+            "NamespaceSource": self.namespace_source,
+        }
+        merged = {key: value for key, value in defaults.items() if value} | dict(params or {})
+        return ApiCall(action, merged, lambda reply: reply, method, scoped=False)
 
     def _get_job_instance(self, job_id: Any, job_instance_id: Any) -> ApiCall[JobInstance]:
         params = {
@@ -420,14 +426,7 @@ class SchedulerXClient(_BaseClient):
         ``RegionId`` is added; ``Namespace``, ``GroupId`` and ``NamespaceSource`` are added
         from the client's defaults when set and not given in ``params``.
         """
-        call = self._raw_call(action, params, method)
-        defaults = {
-            "Namespace": self.namespace,
-            "GroupId": self.group_id,
-            "NamespaceSource": self.namespace_source,
-        }
-        merged = {key: value for key, value in defaults.items() if value} | dict(call.params)
-        return self.run(ApiCall(call.action, merged, call.parse, call.method, scoped=False))
+        return self.run(self._raw_call(action, params, method))
 
     def get_job_instance(
         self,
@@ -650,14 +649,7 @@ class AsyncSchedulerXClient(_BaseClient):
     async def call(
         self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
     ) -> dict[str, Any]:
-        call = self._raw_call(action, params, method)
-        defaults = {
-            "Namespace": self.namespace,
-            "GroupId": self.group_id,
-            "NamespaceSource": self.namespace_source,
-        }
-        merged = {key: value for key, value in defaults.items() if value} | dict(call.params)
-        return await self.run(ApiCall(call.action, merged, call.parse, call.method, scoped=False))
+        return await self.run(self._raw_call(action, params, method))
 
     async def get_job_instance(self, job_id: Any, job_instance_id: Any, **scope: str | None) -> JobInstance:
         return await self.run(self._get_job_instance(job_id, job_instance_id), **scope)

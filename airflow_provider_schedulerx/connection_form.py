@@ -3,13 +3,15 @@
 Airflow 3.2+ reads it from ``get_provider_info()`` (``conn-fields``, ``ui-field-behaviour``)
 without importing the hook; older Airflow asks the hook's ``get_connection_form_widgets()``
 and ``get_ui_field_behaviour()``, which render the same definition. Importing this module
-costs nothing beyond the standard library.
+costs nothing beyond the standard library and the settings module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from airflow_provider_schedulerx.config import KNOWN_REGIONS
 
 __all__ = [
     "CONN_TYPE",
@@ -30,27 +32,7 @@ HOOK_NAME = "Alibaba Cloud SchedulerX"
 HOOK_CLASS = "airflow_provider_schedulerx.hooks.schedulerx.SchedulerXHook"
 DEFAULT_CONSOLE_URL = "https://schedulerx2.console.aliyun.com"
 
-# Kept in step with config.KNOWN_REGIONS (a test checks); not imported from there so that
-# reading provider info stays free of the client's modules.
-REGIONS = (
-    "cn-hangzhou",
-    "cn-shanghai",
-    "cn-beijing",
-    "cn-shenzhen",
-    "cn-zhangjiakou",
-    "cn-huhehaote",
-    "cn-wulanchabu",
-    "cn-chengdu",
-    "cn-qingdao",
-    "cn-hongkong",
-    "ap-southeast-1",
-    "ap-southeast-3",
-    "ap-southeast-5",
-    "ap-northeast-1",
-    "eu-central-1",
-    "us-east-1",
-    "us-west-1",
-)
+REGIONS = KNOWN_REGIONS
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,7 @@ import pickle
 import pendulum
 import pytest
 
-from airflow_provider_schedulerx import connection_form
 from airflow_provider_schedulerx.config import (
-    KNOWN_REGIONS,
     ClientConfig,
     default_endpoint,
     normalize_endpoint,
@@ -203,10 +201,6 @@ def test_good_ids_and_names():
         validate_name("", "namespace")
     with pytest.raises(SchedulerXConfigError, match="must not contain spaces"):
         validate_name("a b", "group_id")
-
-
-def test_form_regions_match_client_regions():
-    assert connection_form.REGIONS == KNOWN_REGIONS
 
 
 def _reply(status, body, headers=None):
