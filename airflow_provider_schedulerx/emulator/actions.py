@@ -80,7 +80,10 @@ class Params:
         try:
             return int(value.strip())
         except ValueError:
-            raise ApiError("InvalidParameter", f'The specified parameter "{name}" is not valid.') from None
+            raise ApiError(
+                "InvalidParameter",
+                f'The specified parameter "{name}" is not valid.',
+            ) from None
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.text(name)
@@ -262,7 +265,9 @@ def list_namespaces(ctx: CallContext, p: Params) -> dict[str, Any]:
             continue
         if wanted_name is not None and wanted_name not in name:
             continue
-        items.append({"UId": ns.namespace, "Uid": ns.namespace, "Name": name, "Description": ns.description})
+        items.append(
+            {"UId": ns.namespace, "Uid": ns.namespace, "Name": name, "Description": ns.description},
+        )
     return {"Namespaces": items}
 
 
@@ -304,7 +309,10 @@ def _role(p: Params) -> tuple[str, str, str]:
         raise ApiError("InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
     session = p.text("RoleSessionName", required=True) or ""
     if _SESSION_NAME.fullmatch(session) is None:
-        raise ApiError("InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
+        raise ApiError(
+            "InvalidParameter.RoleSessionName",
+            "The parameter RoleSessionName is wrongly formed.",
+        )
     return role_arn, match.group("role"), session
 
 

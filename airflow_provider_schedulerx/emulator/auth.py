@@ -59,6 +59,7 @@ _V3_AUTHORIZATION = re.compile(
     r"\s*,\s*Signature=(?P<signature>[0-9a-fA-F]+)"
 )
 _ALPHANUMERIC = string.ascii_letters + string.digits
+_NOT_MATCHED = "Specified signature is not matched with our calculation."
 
 
 class AuthError(Exception):
@@ -126,7 +127,10 @@ def parse_timestamp(value: str) -> float:
             return float(calendar.timegm(datetime.strptime(text, fmt).timetuple()))
         except ValueError:
             continue
-    raise AuthError("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+    raise AuthError(
+        "InvalidTimeStamp.Format",
+        "Specified time stamp or date value is not well formatted.",
+    )
 
 
 def format_timestamp(epoch: float) -> str:
@@ -173,7 +177,11 @@ class CredentialStore:
     :param sts_max_lifetime: cap on the lifetime of issued STS credentials, in seconds.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time, sts_max_lifetime: float | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        sts_max_lifetime: float | None = None,
+    ) -> None:
         self.clock = clock
         self.sts_max_lifetime = sts_max_lifetime
         self._keys: dict[str, Credential] = {}
@@ -261,9 +269,17 @@ class OidcRegistry:
         :raises AuthError: unknown provider, or a token it did not issue.
         """
         if provider_arn != self.provider_arn:
-            raise AuthError("AuthenticationFail.NoPermission", "No such OIDC Provider registered.", 401)
+            raise AuthError(
+                "AuthenticationFail.NoPermission",
+                "No such OIDC Provider registered.",
+                401,
+            )
         if not token:
-            raise AuthError("AuthenticationFail.OIDCToken.Invalid", "The OIDCToken can not empty.", 401)
+            raise AuthError(
+                "AuthenticationFail.OIDCToken.Invalid",
+                "The OIDCToken can not empty.",
+                401,
+            )
         with self._lock:
             claims = self._tokens.get(token)
         if claims is None:
@@ -285,7 +301,7 @@ def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
 def _not_matched(string_to_sign: str) -> AuthError:
     return AuthError(
         "SignatureDoesNotMatch",
-        "Specified signature is not matched with our calculation. server string to sign is:" + string_to_sign,
+        f"{_NOT_MATCHED} server string to sign is:{string_to_sign}",
     )
 
 
@@ -333,24 +349,37 @@ class Authenticator:
     def _credential(self, access_key_id: str, token: str | None) -> Credential:
         credential = self.store.get(access_key_id)
         if credential is None:
-            raise AuthError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
+            raise AuthError(
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+                404,
+            )
         if credential.is_sts or token:
             if (
                 not credential.is_sts
                 or token is None
-                or not hmac.compare_digest(token.encode(), (credential.security_token or "").encode())
+                or not hmac.compare_digest(
+                    token.encode(),
+                    (credential.security_token or "").encode(),
+                )
             ):
                 raise AuthError(
                     "InvalidSecurityToken.Mismatch",
                     "Specified SecurityToken mismatch with the AccessKey.",
                 )
             if credential.expires_at is not None and credential.expires_at <= self.clock():
-                raise AuthError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
+                raise AuthError(
+                    "InvalidSecurityToken.Expired",
+                    "Specified SecurityToken is expired.",
+                )
         return credential
 
     def _check_timestamp(self, value: str) -> None:
         if abs(self.clock() - parse_timestamp(value)) > self.window:
-            raise AuthError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+            raise AuthError(
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            )
 
     def _check_nonce(self, nonce: str) -> None:
         if not self.nonces.check_and_add(nonce, self.clock()):

@@ -72,14 +72,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept the OIDC token in this file for AssumeRoleWithOIDC (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="seed of rate-based faults")
-    parser.add_argument("--log-level", default="INFO", help="log level of the request log (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="log level of the request log (default INFO)",
+    )
 
     faults = parser.add_argument_group("fault injection")
     for kind, meaning in FAULT_KINDS.items():
         flag = _flag(kind)
-        faults.add_argument(f"--{flag}-rate", type=float, metavar="P", help=f"probability: {meaning}")
-        faults.add_argument(f"--{flag}-count", type=int, metavar="N", help=f"the next N requests: {meaning}")
-    faults.add_argument("--slow-seconds", type=float, metavar="S", help="delay of slow replies (default 1)")
+        faults.add_argument(
+            f"--{flag}-rate",
+            type=float,
+            metavar="P",
+            help=f"probability: {meaning}",
+        )
+        faults.add_argument(
+            f"--{flag}-count",
+            type=int,
+            metavar="N",
+            help=f"the next N requests: {meaning}",
+        )
+    faults.add_argument(
+        "--slow-seconds",
+        type=float,
+        metavar="S",
+        help="delay of slow replies (default 1)",
+    )
     faults.add_argument(
         "--throttle-retry-after-ms",
         type=int,
@@ -152,19 +171,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         emulator.start()
     except OSError as exc:
-        print(f"schedulerx-emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"schedulerx-emulator: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     print(READY_LINE.format(url=emulator.url), flush=True)
     try:
         while not stopping.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         emulator.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

@@ -102,7 +102,13 @@ class _Reply:
 
     __slots__ = ("authenticated", "body", "code", "faulted", "headers", "status")
 
-    def __init__(self, status: int, body: dict[str, Any], code: str, authenticated: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: dict[str, Any],
+        code: str,
+        authenticated: bool = False,
+    ) -> None:
         self.status = status
         self.body = body
         self.code = code
@@ -115,7 +121,14 @@ def _request_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
-def _gateway_error(request_id: str, host: str, product: str, code: str, message: str, status: int) -> _Reply:
+def _gateway_error(
+    request_id: str,
+    host: str,
+    product: str,
+    code: str,
+    message: str,
+    status: int,
+) -> _Reply:
     body = {
         "RequestId": request_id,
         "HostId": host,
@@ -245,7 +258,11 @@ class _Gateway:
             if not version:
                 raise ApiError("MissingVersion", "Version is mandatory for this request.")
             if version != expected:
-                raise ApiError("InvalidVersion", f"Specified parameter Version {version} is not valid.", 400)
+                raise ApiError(
+                    "InvalidVersion",
+                    f"Specified parameter Version {version} is not valid.",
+                    400,
+                )
             credential = None
             if action not in UNSIGNED_ACTIONS:
                 credential = self.authenticator.verify(signed)
@@ -285,7 +302,11 @@ class _Gateway:
             body["Data"] = data
         return _Reply(200, body, OK, authenticated)
 
-    def _pre_action_fault(self, action: str, error: Callable[[str, str, int], _Reply]) -> _Reply | None:
+    def _pre_action_fault(
+        self,
+        action: str,
+        error: Callable[[str, str, int], _Reply],
+    ) -> _Reply | None:
         rule = self._fault(fault_kinds.THROTTLE, action)
         if rule is not None:
             reply = error("Throttling.User", "Request was denied due to user flow control.", 400)
@@ -296,7 +317,11 @@ class _Gateway:
             status, code, message = self.faults.next_server_error()
             return error(code, message, status)
         if self._fault(fault_kinds.CLOCK_SKEW, action) is not None:
-            return error("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
+            return error(
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+                400,
+            )
         if self._fault(fault_kinds.EXPIRED_CREDENTIALS, action) is not None:
             return error("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
         return None
@@ -460,7 +485,13 @@ class Emulator:
         self._runner = runner
         try:
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self._requested_port, backlog=4096, reuse_address=True)
+            site = web.TCPSite(
+                runner,
+                self.host,
+                self._requested_port,
+                backlog=4096,
+                reuse_address=True,
+            )
             loop.run_until_complete(site.start())
             self._port = int(runner.addresses[0][1])
         except BaseException as exc:

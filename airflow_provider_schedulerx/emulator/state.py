@@ -138,7 +138,9 @@ class JobSpec:
         self.job_id = int(self.job_id)
         for outcome in (self.outcome, self.retry_outcome):
             if outcome is not None and outcome not in OUTCOMES:
-                raise ValueError(f"job {self.job_id}: outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
+                raise ValueError(
+                    f"job {self.job_id}: outcome {outcome!r} is not one of {sorted(OUTCOMES)}",
+                )
         if self.wait_seconds < 0 or self.run_seconds < 0:
             raise ValueError(f"job {self.job_id}: wait_seconds and run_seconds must be >= 0")
         if self.name is None:
@@ -353,7 +355,9 @@ def load_jobs_file(path: str | Path) -> tuple[list[NamespaceSpec], list[JobSpec]
     if isinstance(data, list):
         data = {"jobs": data}
     if not isinstance(data, dict) or not set(data) <= {"namespaces", "jobs"}:
-        raise ValueError(f'{path}: expected a list of jobs or {{"namespaces": [...], "jobs": [...]}}')
+        raise ValueError(
+            f'{path}: expected a list of jobs or {{"namespaces": [...], "jobs": [...]}}',
+        )
     try:
         namespaces = [NamespaceSpec.from_dict(item) for item in data.get("namespaces", [])]
         jobs = [JobSpec.from_dict(item) for item in data.get("jobs", [])]
@@ -482,7 +486,10 @@ class EmulatorState:
         with self._lock:
             inst = self._instances.get(instance_id)
             if inst is None or inst.job_id != job.job_id:
-                raise BusinessError(404, f"jobInstanceId={instance_id} not exist, jobId={job.job_id}")
+                raise BusinessError(
+                    404,
+                    f"jobInstanceId={instance_id} not exist, jobId={job.job_id}",
+                )
             return inst
 
     def instances_of(self, job_id: int) -> list[InstanceState]:
@@ -558,7 +565,10 @@ class EmulatorState:
             now = self.clock()
             status = inst.view(now).status
             if status not in (InstanceStatus.WAITING, InstanceStatus.RUNNING):
-                raise BusinessError(400, f"instance is not running, jobInstanceId={inst.instance_id}")
+                raise BusinessError(
+                    400,
+                    f"instance is not running, jobInstanceId={inst.instance_id}",
+                )
             inst.attempts[-1].marks.append(_Mark(now, InstanceStatus.KILLED, KILLED_BY_USER))
 
     def retry(self, inst: InstanceState) -> None:

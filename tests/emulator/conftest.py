@@ -138,7 +138,9 @@ class RawClient:
         **kwargs: Any,
     ) -> requests.Response:
         """Sign (V3 or V1) and send; ``common`` adds Namespace, GroupId and RegionId."""
-        merged: dict[str, Any] = {"Namespace": NS, "GroupId": GROUP, "RegionId": REGION} if common else {}
+        merged: dict[str, Any] = {}
+        if common:
+            merged.update(Namespace=NS, GroupId=GROUP, RegionId=REGION)
         merged.update(params or {})
         build = self.v3 if scheme == "v3" else self.v1
         return self.send(build(action, merged, method=method, **kwargs))
@@ -164,8 +166,20 @@ def standard_jobs() -> list[JobSpec]:
             logs=["line 1", "line 2"],
         ),
         JobSpec(job_id=201, name="quick-success", wait_seconds=0.1, run_seconds=0.1),
-        JobSpec(job_id=202, name="quick-failure", wait_seconds=0.1, run_seconds=0.1, outcome="failed"),
-        JobSpec(job_id=203, name="quick-reject", wait_seconds=0.1, run_seconds=0.1, outcome="rejected"),
+        JobSpec(
+            job_id=202,
+            name="quick-failure",
+            wait_seconds=0.1,
+            run_seconds=0.1,
+            outcome="failed",
+        ),
+        JobSpec(
+            job_id=203,
+            name="quick-reject",
+            wait_seconds=0.1,
+            run_seconds=0.1,
+            outcome="rejected",
+        ),
         JobSpec(
             job_id=204,
             name="quick-partial",
@@ -173,7 +187,13 @@ def standard_jobs() -> list[JobSpec]:
             run_seconds=0.1,
             outcome="partial_failed",
         ),
-        JobSpec(job_id=205, name="long-running", wait_seconds=0.05, run_seconds=30, logs=["a", "b", "c"]),
+        JobSpec(
+            job_id=205,
+            name="long-running",
+            wait_seconds=0.05,
+            run_seconds=30,
+            logs=["a", "b", "c"],
+        ),
         JobSpec(job_id=206, name="disabled", enabled=False, wait_seconds=0, run_seconds=0),
     ]
 

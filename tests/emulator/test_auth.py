@@ -201,7 +201,11 @@ def test_sts_credentials(emulator, make_raw, scheme):
     )
     assert good.call("ExecuteJob", JOB, scheme=scheme).status_code == 200
 
-    no_token = make_raw(emulator.url, access_key_id=cred.access_key_id, secret=cred.access_key_secret)
+    no_token = make_raw(
+        emulator.url,
+        access_key_id=cred.access_key_id,
+        secret=cred.access_key_secret,
+    )
     response = no_token.call("ExecuteJob", JOB, scheme=scheme)
     assert error_of(response)[:2] == (400, "InvalidSecurityToken.Mismatch")
 

@@ -20,7 +20,10 @@ def execute(raw, job_id: int, **params) -> int:
 
 
 def detail(raw, job_id: int, instance_id: int) -> dict:
-    return raw.data("GetJobInstance", {"JobId": job_id, "JobInstanceId": instance_id})["JobInstanceDetail"]
+    return raw.data(
+        "GetJobInstance",
+        {"JobId": job_id, "JobInstanceId": instance_id},
+    )["JobInstanceDetail"]
 
 
 def business_error(response) -> tuple[int, str]:
@@ -148,16 +151,28 @@ def test_retry_outcome(raw, emulator, wait_status):
 
 def test_retry_refused_unless_finished_unsuccessfully(raw, wait_status):
     instance_id = execute(raw, 201)
-    response = raw.call("RetryJobInstance", {"JobId": 201, "JobInstanceId": instance_id}, method="POST")
+    response = raw.call(
+        "RetryJobInstance",
+        {"JobId": 201, "JobInstanceId": instance_id},
+        method="POST",
+    )
     assert business_error(response)[0] == 400
     wait_status(raw, 201, instance_id, SUCCESS)
-    response = raw.call("RetryJobInstance", {"JobId": 201, "JobInstanceId": instance_id}, method="POST")
+    response = raw.call(
+        "RetryJobInstance",
+        {"JobId": 201, "JobInstanceId": instance_id},
+        method="POST",
+    )
     assert "status is success" in business_error(response)[1]
 
 
 def test_set_success(raw, emulator, wait_status):
     instance_id = execute(raw, 202)
-    response = raw.call("SetJobInstanceSuccess", {"JobId": 202, "JobInstanceId": instance_id}, method="POST")
+    response = raw.call(
+        "SetJobInstanceSuccess",
+        {"JobId": 202, "JobInstanceId": instance_id},
+        method="POST",
+    )
     assert business_error(response)[0] == 400
     failed = wait_status(raw, 202, instance_id, FAILED)
     raw.data("SetJobInstanceSuccess", {"JobId": 202, "JobInstanceId": instance_id}, method="POST")
@@ -165,7 +180,11 @@ def test_set_success(raw, emulator, wait_status):
     assert now_success["Status"] == SUCCESS
     assert now_success["EndTime"] == failed["EndTime"]
     assert [s for _, s in emulator.status_history(instance_id)][-2:] == [FAILED, SUCCESS]
-    response = raw.call("SetJobInstanceSuccess", {"JobId": 202, "JobInstanceId": instance_id}, method="POST")
+    response = raw.call(
+        "SetJobInstanceSuccess",
+        {"JobId": 202, "JobInstanceId": instance_id},
+        method="POST",
+    )
     assert business_error(response)[0] == 400
 
 
@@ -301,7 +320,11 @@ def test_job_of_another_group(make_emulator, make_raw, tmp_path):
         ("demo-namespace", "demo-namespace"),
         ("prod-ns", "Production"),
     }
-    groups = raw.data("ListGroups", {"Namespace": "prod-ns", "RegionId": "cn-hangzhou"}, common=False)
+    groups = raw.data(
+        "ListGroups",
+        {"Namespace": "prod-ns", "RegionId": "cn-hangzhou"},
+        common=False,
+    )
     assert [g["GroupId"] for g in groups["AppGroups"]] == ["prod.etl"]
 
 
@@ -369,7 +392,11 @@ def test_job_info_and_list_jobs(raw):
 
 
 def test_list_groups(raw):
-    groups = raw.data("ListGroups", {"Namespace": "demo-namespace", "RegionId": "cn-hangzhou"}, common=False)
+    groups = raw.data(
+        "ListGroups",
+        {"Namespace": "demo-namespace", "RegionId": "cn-hangzhou"},
+        common=False,
+    )
     assert [g["GroupId"] for g in groups["AppGroups"]] == ["demo.defaultGroup"]
 
 

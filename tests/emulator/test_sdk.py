@@ -39,7 +39,12 @@ def get_instance(client: Client, job_id: int, instance_id: int) -> sx.GetJobInst
     ).body
 
 
-def wait_status(client: Client, job_id: int, instance_id: int, status: int) -> sx.GetJobInstanceResponseBody:
+def wait_status(
+    client: Client,
+    job_id: int,
+    instance_id: int,
+    status: int,
+) -> sx.GetJobInstanceResponseBody:
     deadline = time.monotonic() + 5
     while True:
         body = get_instance(client, job_id, instance_id)
@@ -51,7 +56,13 @@ def wait_status(client: Client, job_id: int, instance_id: int, status: int) -> s
 
 def execute(client: Client, job_id: int, **kwargs) -> int:
     body = client.execute_job(
-        sx.ExecuteJobRequest(namespace=NS, group_id=GROUP, region_id=REGION, job_id=job_id, **kwargs)
+        sx.ExecuteJobRequest(
+            namespace=NS,
+            group_id=GROUP,
+            region_id=REGION,
+            job_id=job_id,
+            **kwargs,
+        )
     ).body
     assert body.success is True
     assert body.code == 200
@@ -201,7 +212,14 @@ def test_sdk_assume_role_then_call_with_sts_credentials(emulator, algorithm):
         )
     )
     instance_id = execute(client, 201)
-    assert get_instance(client, 201, instance_id).data.job_instance_detail.instance_id == instance_id
+    assert (
+        get_instance(
+            client,
+            201,
+            instance_id,
+        ).data.job_instance_detail.instance_id
+        == instance_id
+    )
 
 
 def test_sdk_assume_role_with_oidc_anonymous(emulator):

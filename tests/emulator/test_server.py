@@ -69,7 +69,11 @@ async def test_aiohttp_resend_after_reset_after_hits_the_nonce_check(emulator, r
     prepared = raw.v3("ExecuteJob", {**COMMON, "JobId": 201})
     async with (
         aiohttp.ClientSession() as session,
-        session.get(emulator.url + "/", params=prepared.params, headers=prepared.headers) as response,
+        session.get(
+            emulator.url + "/",
+            params=prepared.params,
+            headers=prepared.headers,
+        ) as response,
     ):
         body = await response.json()
     assert (response.status, body["Code"]) == (400, "SignatureNonceUsed")
@@ -189,7 +193,13 @@ def test_command_line(make_raw):
         "--fault-actions",
         "GetJobInfo",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("SchedulerX emulator listening on http://127.0.0.1:")
