@@ -103,6 +103,8 @@ class _Attempts:
     started: float
     retries: int = 0
     renewed_credentials: bool = False
+    #: False while the credentials are obtained: a failure then left the service untouched.
+    sending: bool = False
 
 
 class _BaseClient:
@@ -188,7 +190,7 @@ class _BaseClient:
             self.credentials.invalidate()
             state.renewed_credentials = True
             return 0.0
-        idempotent = is_idempotent(call.action)
+        idempotent = is_idempotent(call.action) or not state.sending
         delay = self.retry_policy.delay(error, state.retries, time.monotonic() - state.started, idempotent)
         if delay is None:
             raise RetryPolicy.final_error(error, call.action, idempotent) from None
@@ -394,7 +396,9 @@ class SchedulerXClient(_BaseClient):
         self.stats.calls += 1
         while True:
             try:
+                state.sending = False
                 credentials = self.credentials.get_credentials()
+                state.sending = True
                 reply = self._send(self._prepare(call, params, credentials), call.action)
                 return call.parse(reply)
             except SchedulerXError as error:
@@ -617,7 +621,9 @@ class AsyncSchedulerXClient(_BaseClient):
         self.stats.calls += 1
         while True:
             try:
+                state.sending = False
                 credentials = await self.credentials.get_credentials_async()
+                state.sending = True
                 reply = await self._send(self._prepare(call, params, credentials), call.action)
                 return call.parse(reply)
             except SchedulerXError as error:

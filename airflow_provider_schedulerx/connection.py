@@ -7,6 +7,7 @@ read the connection their own way and share everything after that.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from airflow_provider_schedulerx.config import ClientConfig, is_loopback_host
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONSOLE_URL, EXTRA_FIELDS
 from airflow_provider_schedulerx.credentials import (
     DEFAULT_STS_ENDPOINT,
+    ENV_STS_ENDPOINT,
     CredentialsProvider,
     RamRoleArnCredentialsProvider,
     StaticCredentialsProvider,
@@ -107,7 +109,7 @@ class ConnectionSettings:
     external_id: str | None
     duration_seconds: int
     policy: str | None
-    sts_endpoint: str
+    sts_endpoint: str | None
 
     def __repr__(self) -> str:
         return (
@@ -156,7 +158,7 @@ class ConnectionSettings:
             signature_version=get("signature_version") or "v3",
             **transport,
         )
-        sts_endpoint = get("sts_endpoint") or DEFAULT_STS_ENDPOINT
+        sts_endpoint = get("sts_endpoint")
         return cls(
             config=config,
             namespace=get("namespace"),
@@ -172,7 +174,7 @@ class ConnectionSettings:
             external_id=get("external_id"),
             duration_seconds=_int(get("duration_seconds") or 3600, "duration_seconds"),
             policy=get("policy"),
-            sts_endpoint=_endpoint(sts_endpoint, None),
+            sts_endpoint=_endpoint(sts_endpoint, None) if sts_endpoint else None,
         )
 
     def credentials_provider(self) -> CredentialsProvider:
@@ -195,7 +197,7 @@ class ConnectionSettings:
             external_id=self.external_id,
             duration_seconds=self.duration_seconds,
             policy=self.policy,
-            sts_endpoint=self.sts_endpoint,
+            sts_endpoint=self.sts_endpoint or os.environ.get(ENV_STS_ENDPOINT) or DEFAULT_STS_ENDPOINT,
             verify_ssl=self.config.verify_ssl,
             timeout=min(self.config.timeout, 10.0),
         )

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOG_TAIL_LINES",
+    "ErrorStreak",
     "check_statuses",
     "deadline",
     "default_deferrable",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 LOG_TAIL_LINES = 20
+#: Polls in a row that may fail with a transient error before a poll-mode wait gives up.
+MAX_CONSECUTIVE_ERRORS = 5
 
 
 def check_statuses(
@@ -106,3 +109,26 @@ def defer_timeout(deadline_at: float | None) -> timedelta | None:
     if deadline_at is None:
         return None
     return timedelta(seconds=max(0.0, deadline_at - time.time()) + 60)
+
+
+class ErrorStreak:
+    """Rides out polls that still fail after the client's own retries, as long as the
+    errors are transient and fewer than ``limit`` come in a row.
+
+    :param limit: failed polls in a row to tolerate.
+    """
+
+    def __init__(self, limit: int = MAX_CONSECUTIVE_ERRORS) -> None:
+        self.limit = limit
+        self.length = 0
+
+    def tolerate(self, error: Exception, log: Any) -> bool:
+        """Count ``error``; True to poll again, False to let it fail the task."""
+        self.length += 1
+        if not getattr(error, "retryable", False) or self.length > self.limit:
+            return False
+        log.warning("Poll failed (%s); polling on (%d of %d in a row)", error, self.length, self.limit)
+        return True
+
+    def reset(self) -> None:
+        self.length = 0

@@ -187,7 +187,7 @@ def error_from_reply(
             f"(grant it a SchedulerX policy such as AliyunSchedulerxFullAccess): {text}",
             **kwargs,
         )
-    if code.startswith("InvalidAccessKey") or code.startswith("InvalidSecurityToken"):
+    if code.startswith(("InvalidAccessKey", "InvalidSecurityToken", "AuthenticationFail")):
         return SchedulerXAuthError(f"{prefix}credential problem: {text}", **kwargs)
     if code.startswith(_SERVER_CODES) or (http_status is not None and http_status >= 500):
         return SchedulerXServerError(f"{prefix}SchedulerX is unavailable ({text})", **kwargs)

@@ -51,6 +51,7 @@ V1_REQUIRED_PARAMS = (
 STS_MIN_DURATION = 900
 STS_MAX_DURATION = 43200
 EXPIRED_STS_RETENTION = 24 * 3600
+ISSUED_STS_KEPT = 1000
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_OIDC_PROVIDER_ARN = f"acs:ram::{DEFAULT_ACCOUNT_ID}:oidc-provider/ack-rrsa-demo"
 
@@ -186,6 +187,8 @@ class CredentialStore:
         self.sts_max_lifetime = sts_max_lifetime
         self._keys: dict[str, Credential] = {}
         self._lock = threading.Lock()
+        #: The latest STS credentials issued, newest last (for tests that look for leaks).
+        self.issued: deque[Credential] = deque(maxlen=ISSUED_STS_KEPT)
 
     def add_access_key(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept one more static AccessKey."""
@@ -222,6 +225,7 @@ class CredentialStore:
             for ak in stale:
                 del self._keys[ak]
             self._keys[credential.access_key_id] = credential
+            self.issued.append(credential)
         return credential
 
 

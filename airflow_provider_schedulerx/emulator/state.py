@@ -89,7 +89,8 @@ class JobSpec:
     :param wait_seconds: how long an instance stays WAITING (1).
     :param run_seconds: how long it then stays RUNNING (3).
     :param outcome: ``success``, ``failed``, ``rejected`` (at the end of waiting, without
-        running), ``partial_failed`` or ``killed``.
+        running), ``partial_failed`` or ``killed``; or a status number, such as one the
+        service may add in future.
     :param result: the instance's ``Result`` once finished (a default per outcome).
     :param logs: log lines an instance emits, spread evenly over its run.
     :param progress: ``Progress`` reported while running (default: a percentage).
@@ -115,13 +116,13 @@ class JobSpec:
     group_id: str | None = None
     wait_seconds: float = DEFAULT_WAIT_SECONDS
     run_seconds: float = DEFAULT_RUN_SECONDS
-    outcome: str = "success"
+    outcome: str | int = "success"
     result: str | None = None
     logs: list[str] | None = None
     progress: str | None = None
     enabled: bool = True
     max_concurrency: int | None = None
-    retry_outcome: str | None = None
+    retry_outcome: str | int | None = None
     description: str = ""
     job_type: str = "java"
     execute_mode: str = "standalone"
@@ -137,9 +138,10 @@ class JobSpec:
             raise ValueError(f"job_id must be a positive integer, got {self.job_id!r}")
         self.job_id = int(self.job_id)
         for outcome in (self.outcome, self.retry_outcome):
-            if outcome is not None and outcome not in OUTCOMES:
+            if outcome is not None and not _is_status_code(outcome) and outcome not in OUTCOMES:
                 raise ValueError(
-                    f"job {self.job_id}: outcome {outcome!r} is not one of {sorted(OUTCOMES)}",
+                    f"job {self.job_id}: outcome {outcome!r} is not one of {sorted(OUTCOMES)} "
+                    "or a status number",
                 )
         if self.wait_seconds < 0 or self.run_seconds < 0:
             raise ValueError(f"job {self.job_id}: wait_seconds and run_seconds must be >= 0")
@@ -164,7 +166,15 @@ class JobSpec:
         return cls(**dict(data))
 
     def outcome_status(self, retried: bool) -> InstanceStatus:
-        return OUTCOMES[(self.retry_outcome or self.outcome) if retried else self.outcome]
+        outcome = (self.retry_outcome or self.outcome) if retried else self.outcome
+        if isinstance(outcome, int):
+            return InstanceStatus(outcome)
+        return OUTCOMES[outcome]
+
+
+def _is_status_code(outcome: object) -> bool:
+    """A bare status number: lets a job end in a status the provider does not know yet."""
+    return isinstance(outcome, int) and not isinstance(outcome, bool) and outcome >= 0
 
 
 @dataclass
@@ -525,7 +535,7 @@ class EmulatorState:
                 raise BusinessError(500, f"jobId={job.job_id} is disabled")
             now = self.clock()
             outcome = job.outcome_status(retried=False)
-            result = job.result if job.result is not None else DEFAULT_RESULTS[outcome]
+            result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
             wait = job.wait_seconds
             if job.max_concurrency is not None and self._active(job, now) >= job.max_concurrency:
                 outcome, wait = InstanceStatus.REJECTED, 0.0
@@ -587,7 +597,7 @@ class EmulatorState:
                 )
             job = inst.job
             outcome = job.outcome_status(retried=True)
-            result = job.result if job.result is not None else DEFAULT_RESULTS[outcome]
+            result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
             inst.attempts.append(
                 _Attempt(
                     now,

@@ -24,6 +24,10 @@ _UI_FGCOLOR = "#ffffff"
 # Survives task retries (XComs do not), so that a retry finds the instance its earlier try
 # started. Changing it would orphan the instances of tasks being retried during an upgrade.
 STATE_KEY = "schedulerx_job_instance"
+# When ExecuteJob's reply is lost, the instances started through the API since this long
+# before the call (allowing for clock skew), at most this many, are candidates for its own.
+LOST_START_CLOCK_MARGIN = 60.0
+LOST_START_CANDIDATES = 20
 
 
 class _SchedulerXTask(BaseOperator):
@@ -82,6 +86,11 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
     instance is still running (or returns it if it succeeded), instead of starting a second
     one. ``on_kill`` and the deadline (``execution_timeout``, ``timeout``) stop the remote
     instance, in deferrable mode too.
+
+    ``ExecuteJob`` is never sent twice. If its reply is lost (the connection dropped after
+    the request went out), the task looks for the instance the call started and follows it
+    when exactly one instance fits; otherwise it fails without a retry. While waiting,
+    polls that keep failing with transient errors are ridden out, up to five in a row.
 
     .. code-block:: python
 
@@ -206,9 +215,9 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         return instance_id, None
 
     def _start(self, job_id: int) -> int:
-        from airflow_provider_schedulerx.compat import AirflowFailException
         from airflow_provider_schedulerx.exceptions import SchedulerXOutcomeUnknownError
 
+        sent_at = time.time()
         try:
             instance_id = self.hook.execute_job(
                 job_id,
@@ -218,22 +227,62 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
                 check_job_status=self.check_job_status,
             )
         except SchedulerXOutcomeUnknownError as error:
-            # Failing without retry: a retry could start the job a second time.
-            raise AirflowFailException(str(error)) from None
+            return self._find_lost_start(job_id, sent_at, error)
         self.log.info("Started SchedulerX job %d: instance %d", job_id, instance_id)
         return instance_id
 
+    def _find_lost_start(self, job_id: int, sent_at: float, error: Exception) -> int:
+        """``ExecuteJob``'s reply was lost. Follow the instance it started if exactly one
+        instance can be its doing (started through the API since just before the call, with
+        this task's parameters); otherwise fail without a retry, which could start the job a
+        second time."""
+        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.models import TriggerType
+
+        since_ms = int((sent_at - LOST_START_CLOCK_MARGIN) * 1000)
+        try:
+            recent = self.hook.list_job_instances(job_id, start=since_ms, limit=LOST_START_CANDIDATES)
+            candidates = [item.instance_id for item in recent if item.trigger_type == TriggerType.API]
+            matches = [
+                instance_id
+                for instance_id in candidates
+                if (self.hook.get_job_instance(job_id, instance_id).parameters or "")
+                == (self.instance_parameters or "")
+            ]
+        except SchedulerXError as lookup_error:
+            raise AirflowFailException(
+                f"{error}. Looking for the instance it may have started failed too: {lookup_error}"
+            ) from None
+        if len(matches) == 1:
+            self.log.warning(
+                "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
+                error,
+                matches[0],
+            )
+            return matches[0]
+        found = f"instances {matches} match this task" if matches else "no instance matches this task yet"
+        raise AirflowFailException(f"{error}. Since the call, {found}; not starting the job again")
+
     def _wait(self, job_id: int, instance_id: int, deadline: float | None) -> dict[str, Any]:
         from airflow_provider_schedulerx.compat import AirflowTaskTimeout
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
 
+        errors = outcome.ErrorStreak()
         try:
             while True:
-                instance = self.hook.get_job_instance(job_id, instance_id)
-                self.log.info("%s", instance.summary())
-                if instance.status in self.success_statuses:
-                    return self._succeed(instance)
-                if instance.status in self.failure_statuses:
-                    self._fail(instance.to_dict())
+                try:
+                    instance = self.hook.get_job_instance(job_id, instance_id)
+                except SchedulerXError as error:
+                    if not errors.tolerate(error, self.log):
+                        raise
+                else:
+                    errors.reset()
+                    self.log.info("%s", instance.summary())
+                    if instance.status in self.success_statuses:
+                        return self._succeed(instance)
+                    if instance.status in self.failure_statuses:
+                        self._fail(instance.to_dict())
                 wait = self.poll_interval
                 if deadline is not None:
                     remaining = deadline - time.time()

@@ -45,6 +45,9 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
         rejected, partial failed]``).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
+
+    A poke that still fails after the client's retries with a transient error (throttling,
+    5xx, a dropped connection) counts as "not yet", up to five pokes in a row.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_instance_id", "namespace", "group_id")
@@ -75,6 +78,7 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
             success_statuses, failure_statuses
         )
         self.deferrable = outcome.default_deferrable() if deferrable is None else deferrable
+        self._errors = outcome.ErrorStreak()
 
     @cached_property
     def hook(self) -> SchedulerXHook:
@@ -96,9 +100,16 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> Any:
         from airflow_provider_schedulerx.compat import PokeReturnValue
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
 
         job_id, instance_id = self._ids()
-        instance = self.hook.get_job_instance(job_id, instance_id)
+        try:
+            instance = self.hook.get_job_instance(job_id, instance_id)
+        except SchedulerXError as error:
+            if self._errors.tolerate(error, self.log):
+                return False
+            raise
+        self._errors.reset()
         self.log.info("%s", instance.summary())
         if not instance.status.recognized:
             self.log.warning("SchedulerX reported a status this provider does not know: %d", instance.status)
