@@ -34,6 +34,7 @@ from airflow_provider_schedulerx.exceptions import (
 from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, InstanceStatus, JobInstance
 from airflow_provider_schedulerx.protocol import (
     PreparedRequest,
+    install_url_redaction,
     parse_reply,
     prepare_request,
     stringify_params,
@@ -370,6 +371,7 @@ class SchedulerXClient(_BaseClient):
                     import requests
                     from requests.adapters import HTTPAdapter
 
+                    install_url_redaction()
                     session = requests.Session()
                     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
                     session.mount("https://", adapter)

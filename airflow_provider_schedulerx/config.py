@@ -88,6 +88,9 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+_HOST_NAME = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|[0-9A-Fa-f:.]+)$")
+
+
 def normalize_endpoint(value: Any, setting: str = "endpoint") -> str:
     """``host``, ``host:port`` or ``scheme://host[:port]`` as ``scheme://host[:port]``.
 
@@ -107,7 +110,7 @@ def normalize_endpoint(value: Any, setting: str = "endpoint") -> str:
         raise SchedulerXConfigError(f"{setting}: {value!r} has an invalid port") from None
     if scheme not in ("http", "https"):
         raise SchedulerXConfigError(f"{setting}: {value!r} must use https:// (or http:// on loopback)")
-    if not parts.hostname or parts.username or parts.password:
+    if not parts.hostname or parts.username or parts.password or not _HOST_NAME.match(parts.hostname):
         raise SchedulerXConfigError(
             f"{setting}: {value!r} is not a valid endpoint (expected e.g. "
             "https://schedulerx.cn-hangzhou.aliyuncs.com)"

@@ -74,6 +74,16 @@ def _float(value: Any, setting: str) -> float:
         raise SchedulerXConfigError(f"{setting}: expected a number, got {value!r}") from None
 
 
+def _console_url(value: Any) -> str:
+    """The console's base URL: it becomes a link in the Airflow UI, so only http(s)."""
+    url = str(value or DEFAULT_CONSOLE_URL).strip().rstrip("/")
+    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        raise SchedulerXConfigError(
+            f"console_url: expected an http(s) URL such as {DEFAULT_CONSOLE_URL}, got {value!r}"
+        )
+    return url
+
+
 def _endpoint(host: str | None, port: int | None) -> str:
     """The connection's host as an endpoint. A host without a scheme is https, except on
     loopback (the emulator), which is http."""
@@ -164,7 +174,7 @@ class ConnectionSettings:
             namespace=get("namespace"),
             group_id=get("group_id"),
             namespace_source=get("namespace_source"),
-            console_url=str(get("console_url") or DEFAULT_CONSOLE_URL).rstrip("/"),
+            console_url=_console_url(get("console_url")),
             timezone=get("timezone") or DEFAULT_TIMEZONE,
             access_key_id=(login or "").strip() or None,
             access_key_secret=password or None,

@@ -27,7 +27,12 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXConnectionError,
     SchedulerXResponseError,
 )
-from airflow_provider_schedulerx.protocol import parse_reply, prepare_request, stringify_params
+from airflow_provider_schedulerx.protocol import (
+    install_url_redaction,
+    parse_reply,
+    prepare_request,
+    stringify_params,
+)
 
 __all__ = [
     "Credentials",
@@ -202,6 +207,7 @@ class _RefreshingProvider(CredentialsProvider):
     def _call_sts(self, action: str, params: dict[str, Any], signer: Credentials | None) -> Credentials:
         import requests
 
+        install_url_redaction()
         request = prepare_request(
             action=action,
             version=STS_VERSION,

@@ -5,7 +5,10 @@ STS calls of the credential providers."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -249,3 +252,36 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value) / 1000.0)
     except ValueError:
         return None
+
+
+_SIGNED_QUERY_VALUE = re.compile(r"((?:^|[?&])(?:Signature|SecurityToken|OIDCToken)=)[^&\s\"]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of its ``Signature``, ``SecurityToken`` and ``OIDCToken``
+    query parameters replaced by ``***``."""
+    return _SIGNED_QUERY_VALUE.sub(r"\1***", url)
+
+
+class _SignedUrlFilter(logging.Filter):
+    """Redacts signed V1 query strings in the request lines urllib3 logs at DEBUG level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and "Signature=" in arg for arg in record.args
+        ):
+            record.args = tuple(redact_url(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+_url_filter_lock = threading.Lock()
+_url_filter_installed = False
+
+
+def install_url_redaction() -> None:
+    """Keep signatures and tokens of V1 URLs out of urllib3's debug log (once per process)."""
+    global _url_filter_installed
+    with _url_filter_lock:
+        if not _url_filter_installed:
+            logging.getLogger("urllib3.connectionpool").addFilter(_SignedUrlFilter())
+            _url_filter_installed = True
