@@ -1,0 +1,183 @@
+"""Bad input fails before any request, with a message that names the setting and what it
+accepts; a status the service adds in future is kept and reported, not a crash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_schedulerx.connection import ConnectionSettings
+from airflow_provider_schedulerx.emulator import Emulator, JobSpec
+from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+from airflow_provider_schedulerx.models import InstanceStatus
+from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, connection_json
+
+CALLS: dict[str, tuple[Callable[[SchedulerXHook], Any], str]] = {
+    "non-numeric job id": (
+        lambda hook: hook.get_job_instance("12a", 1),
+        "job_id: expected a positive integer id, got '12a'",
+    ),
+    "negative job id": (lambda hook: hook.execute_job(-3), "job_id: expected a positive integer id, got -3"),
+    "fractional instance id": (
+        lambda hook: hook.stop_instance(1, 2.5),
+        "job_instance_id: expected a positive integer id, got 2.5",
+    ),
+    "boolean instance id": (
+        lambda hook: hook.get_log(1, True),
+        "job_instance_id: expected a positive integer id, got True",
+    ),
+    "empty namespace": (
+        lambda hook: SchedulerXHook(namespace="  ").get_job_instance(1, 2),
+        "namespace is required: set it on the task or as the connection's extra 'namespace'",
+    ),
+    "empty group": (
+        lambda hook: hook.get_job_instance(1, 2, group_id=" "),
+        "group_id is required: set it on the task or as the connection's extra 'group_id'",
+    ),
+    "too many log lines": (lambda hook: hook.get_log(1, 2, lines=500), "lines: expected 1 to 200, got 500"),
+}
+
+SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
+    "unknown signature_version": (
+        {"extra": {"signature_version": "v2"}},
+        "signature_version: 'v2' is not one of v3, v1",
+    ),
+    "unknown network": ({"extra": {"network": "intranet"}}, "network: 'intranet' is not one of public, vpc"),
+    "zero timeout": ({"extra": {"timeout": 0}}, "timeout: must be greater than 0, got 0.0"),
+    "negative timeout": ({"extra": {"timeout": "-1"}}, "timeout: must be greater than 0, got -1.0"),
+    "negative max_retries": ({"extra": {"max_retries": -1}}, "max_retries: expected a whole number >= 0"),
+    "endpoint with no host": ({"host": "https://"}, "endpoint: 'https://' is not a valid endpoint"),
+    "endpoint with a space": ({"host": "https://exa mple.com"}, "is not a valid endpoint"),
+    "endpoint with a bad port": ({"host": "https://schedulerx.example.com:99999"}, "has an invalid port"),
+    "endpoint with a path": ({"host": "https://schedulerx.example.com/api"}, "must not have a path or query"),
+    "endpoint not http(s)": (
+        {"host": "ftp://schedulerx.example.com"},
+        "must use https:// (or http:// on loopback)",
+    ),
+    "plain http off loopback": (
+        {"host": "http://schedulerx.example.com"},
+        "uses plain http to a non-loopback host; credentials are only sent over https",
+    ),
+    "STS endpoint over plain http": (
+        {"extra": {"role_arn": "acs:ram::1:role/r", "sts_endpoint": "http://sts.example.com"}},
+        "sts_endpoint",
+    ),
+    "role ARN of another cloud": (
+        {"extra": {"role_arn": "arn:aws:iam::1:role/r"}},
+        "role_arn: expected an ARN like acs:ram::<account id>:role/<role name>",
+    ),
+    "role session too short": (
+        {"extra": {"role_arn": "acs:ram::1:role/r", "duration_seconds": 60}},
+        "duration_seconds: expected 900 to 43200 seconds, got 60",
+    ),
+    "console URL not http(s)": (
+        {"extra": {"console_url": "javascript:alert(1)"}},
+        "console_url: expected an http(s) URL",
+    ),
+}
+
+
+@pytest.fixture
+def hook(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> SchedulerXHook:
+    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_DEFAULT", connection_json(emulator))
+    return SchedulerXHook()
+
+
+@pytest.mark.parametrize("case", CALLS)
+def test_bad_call_arguments_fail_before_any_request(emulator, hook, case):
+    call, message = CALLS[case]
+    with pytest.raises(SchedulerXConfigError) as caught:
+        call(hook)
+    assert message in str(caught.value)
+    assert sum(emulator.stats.calls.values()) == 0
+
+
+def credentials_from(fields: dict[str, Any]) -> Any:
+    settings = ConnectionSettings.from_fields(
+        login=ACCESS_KEY_ID, password=ACCESS_KEY_SECRET, host=fields.get("host"), extra=fields.get("extra")
+    )
+    return settings.credentials_provider()
+
+
+@pytest.mark.parametrize("case", SETTINGS)
+def test_bad_connection_settings_fail_before_any_request(case):
+    fields, message = SETTINGS[case]
+    with pytest.raises(SchedulerXConfigError) as caught:
+        credentials_from(fields)
+    assert message in str(caught.value)
+    assert ACCESS_KEY_SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "message"),
+    [
+        (
+            ["finished"],
+            "success_statuses: 'finished' is not a SchedulerX instance status; use one of 0 (unknown)",
+        ),
+        ([42], "success_statuses: 42 is not a SchedulerX instance status"),
+        ([], "success_statuses: give at least one status"),
+        (["success", "failed"], "success_statuses and failure_statuses both contain: failed"),
+    ],
+)
+def test_bad_statuses_fail_when_the_dag_is_parsed(statuses, message):
+    from airflow_provider_schedulerx.sensors.schedulerx import SchedulerXJobInstanceSensor
+
+    with pytest.raises(ValueError) as caught:
+        SchedulerXJobInstanceSensor(task_id="wait", job_id=1, job_instance_id=2, success_statuses=statuses)
+    assert message in str(caught.value)
+
+
+@pytest.fixture
+def new_status_emulator(monkeypatch: pytest.MonkeyPatch):
+    """A service whose job ends in status 42, which no release of the provider knows."""
+    with Emulator(
+        access_key_id=ACCESS_KEY_ID,
+        access_key_secret=ACCESS_KEY_SECRET,
+        jobs=[JobSpec(job_id=501, wait_seconds=0.1, run_seconds=0.1, outcome=42)],
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    ) as emu:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "schedulerx",
+                    "login": ACCESS_KEY_ID,
+                    "password": ACCESS_KEY_SECRET,
+                    "host": emu.url,
+                    "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID},
+                }
+            ),
+        )
+        yield emu
+
+
+@pytest.mark.dag
+def test_an_unknown_status_is_kept_and_reported(new_status_emulator, airflow_db, capfd):
+    import time
+
+    from tests.dags.test_example_dags import load_dag, printed, task_states, xcom
+
+    hook = SchedulerXHook()
+    instance_id = hook.execute_job(501)
+    time.sleep(0.5)
+    instance = hook.get_job_instance(501, instance_id)
+    assert instance.status == 42 and not instance.status.recognized and not instance.is_finished
+
+    # The report DAG's sensor waits for a final status: the unknown one is reported, and the
+    # sensor keeps waiting (here until its timeout) instead of guessing what it means.
+    dag = load_dag("example_schedulerx_report_and_branch")
+    sensor = dag.get_task("wait_until_final")
+    sensor.deferrable, sensor.mode, sensor.poke_interval, sensor.timeout = False, "poke", 0.2, 1.0
+    dag_run = dag.test(run_conf={"job_id": 501})
+    assert task_states(dag_run)["wait_until_final"] == "failed"
+    output = printed(capfd)
+    assert "SchedulerX reported a status this provider does not know: 42" in output
+    assert f"job 501 instance {instance_id + 1}: unrecognized 42" in output
+    assert xcom(dag_run, "start_job", "job_instance_id") == instance_id + 1
+    assert InstanceStatus(42).label == "unrecognized 42"
