@@ -417,6 +417,8 @@ class SchedulerXClient(_BaseClient):
                 headers=request.headers,
                 data=request.body or None,
                 timeout=(self.config.connect_timeout, self.config.timeout),
+                # Per request: requests lets REQUESTS_CA_BUNDLE override a session's verify=False.
+                verify=self.config.verify_ssl,
             )
         except requests.RequestException as exc:
             raise _requests_error(exc, action, self.config.endpoint) from None
@@ -560,12 +562,20 @@ class SchedulerXClient(_BaseClient):
             page += 1
 
 
+_TLS_FAILURE = (
+    "TLS failed: the endpoint's certificate could not be verified (fix the endpoint, or set "
+    "verify_ssl to false only if you trust the network)"
+)
+
+
 def _requests_error(exc: Exception, action: str, endpoint: str) -> SchedulerXConnectionError:
     import requests
 
     sent = True
     reason = type(exc).__name__
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.SSLError):
+        sent, reason = False, _TLS_FAILURE
+    elif isinstance(exc, requests.ConnectTimeout):
         sent, reason = False, "connection timed out"
     elif isinstance(exc, requests.ReadTimeout):
         reason = "no reply before the timeout"
@@ -684,6 +694,8 @@ def _aiohttp_error(exc: BaseException, action: str, endpoint: str) -> SchedulerX
 
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return SchedulerXConnectionError(f"{action}: connection timed out ({endpoint})", sent=False)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return SchedulerXConnectionError(f"{action}: {_TLS_FAILURE} ({endpoint})", sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return SchedulerXConnectionError(f"{action}: cannot connect ({endpoint})", sent=False)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -399,6 +400,7 @@ class Emulator:
     :param oidc_provider_arn: the OIDC provider AssumeRoleWithOIDC trusts.
     :param oidc_tokens: OIDC tokens AssumeRoleWithOIDC accepts.
     :param clock: epoch-seconds clock of the lifecycle and of the signature checks.
+    :param ssl_context: serve https with this context (e.g. a self-signed certificate).
     """
 
     def __init__(
@@ -420,8 +422,10 @@ class Emulator:
         oidc_provider_arn: str = DEFAULT_OIDC_PROVIDER_ARN,
         oidc_tokens: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.access_key_id = access_key_id
+        self.ssl_context = ssl_context
         self.region_id = region_id
         self.host = host
         self._requested_port = port
@@ -491,6 +495,7 @@ class Emulator:
                 self._requested_port,
                 backlog=4096,
                 reuse_address=True,
+                ssl_context=self.ssl_context,
             )
             loop.run_until_complete(site.start())
             self._port = int(runner.addresses[0][1])
@@ -536,14 +541,15 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """``http://<host>:<port>``."""
+        """``http://<host>:<port>`` (``https://`` with an SSL context)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def endpoint(self) -> str:
         """``<host>:<port>``, as the official SDK's ``Config.endpoint`` wants it."""
-        return self.url.removeprefix("http://")
+        return self.url.split("://", 1)[1]
 
     # -- set-up and inspection ------------------------------------------------------
 
