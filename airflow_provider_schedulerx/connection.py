@@ -6,14 +6,18 @@ read the connection their own way and share everything after that.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_schedulerx.config import ClientConfig, is_loopback_host
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONSOLE_URL, EXTRA_FIELDS
 from airflow_provider_schedulerx.credentials import (
+    CHAIN_ENVIRONMENT,
     DEFAULT_STS_ENDPOINT,
     ENV_STS_ENDPOINT,
     CredentialsProvider,
@@ -98,6 +102,13 @@ def _endpoint(host: str | None, port: int | None) -> str:
     if port and host.count(":") == 1:
         host = f"{host.rstrip('/')}:{port}"
     return host
+
+
+# Providers shared by the hooks and triggers of this process, keyed by a digest of their
+# settings (see ConnectionSettings.shared_credentials_provider).
+_shared_providers: OrderedDict[str, CredentialsProvider] = OrderedDict()
+_shared_providers_lock = threading.Lock()
+_SHARED_PROVIDERS_KEPT = 32
 
 
 @dataclass(frozen=True)
@@ -211,6 +222,39 @@ class ConnectionSettings:
             verify_ssl=self.config.verify_ssl,
             timeout=min(self.config.timeout, 10.0),
         )
+
+    def shared_credentials_provider(self) -> CredentialsProvider:
+        """:meth:`credentials_provider`, made once per process for each distinct set of
+        credential settings: the triggers of a triggerer that use one connection share its
+        cached STS credentials instead of assuming the role once each."""
+        key = self._credentials_key()
+        with _shared_providers_lock:
+            provider = _shared_providers.get(key)
+            if provider is None:
+                provider = _shared_providers[key] = self.credentials_provider()
+                while len(_shared_providers) > _SHARED_PROVIDERS_KEPT:
+                    _shared_providers.popitem(last=False)
+            else:
+                _shared_providers.move_to_end(key)
+            return provider
+
+    def _credentials_key(self) -> str:
+        fields = [
+            self.access_key_id,
+            self.access_key_secret,
+            self.security_token,
+            self.role_arn,
+            self.role_session_name,
+            self.external_id,
+            self.duration_seconds,
+            self.policy,
+            self.sts_endpoint,
+            self.config.verify_ssl,
+            self.config.timeout,
+        ]
+        if not (self.access_key_id or self.access_key_secret):
+            fields += [os.environ.get(name) for name in CHAIN_ENVIRONMENT]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
     def client_kwargs(self) -> dict[str, Any]:
         return {

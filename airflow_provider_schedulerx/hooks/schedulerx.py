@@ -101,7 +101,7 @@ class SchedulerXHook(BaseHook):
         from airflow_provider_schedulerx.client import SchedulerXClient
 
         settings = self.settings
-        credentials = settings.credentials_provider()
+        credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
         return SchedulerXClient(credentials, settings.config, **self._client_kwargs(settings))
 
@@ -113,7 +113,7 @@ class SchedulerXHook(BaseHook):
         from airflow_provider_schedulerx.client import AsyncSchedulerXClient
 
         settings = self.settings_from_connection(await _aget_connection(self.schedulerx_conn_id))
-        credentials = settings.credentials_provider()
+        credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
         return AsyncSchedulerXClient(credentials, settings.config, **self._client_kwargs(settings))
 

@@ -232,3 +232,23 @@ async def test_trigger_renews_role_credentials_while_it_polls(sts_emulator, monk
     assert [event["status"] for event in events] == ["success"]
     assert sts_emulator.stats.calls["AssumeRole"] - calls_before >= 3
     assert not any(code.startswith("InvalidSecurityToken") for _, code in sts_emulator.stats.responses)
+
+
+async def test_triggers_on_one_connection_share_one_role_session(sts_emulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_DEFAULT", role_connection(sts_emulator))
+    hook = SchedulerXHook()
+    instance_ids = [hook.execute_job(101) for _ in range(20)]
+    calls_before = sts_emulator.stats.calls["AssumeRole"]
+
+    async def wait(instance_id: int) -> str:
+        trigger = SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1)
+        return [event.payload["status"] async for event in trigger.run()][-1]
+
+    try:
+        statuses = await asyncio.gather(*(wait(instance_id) for instance_id in instance_ids))
+    finally:
+        await close_shared_session()
+    assert statuses == ["success"] * 20
+    # The hook above assumed the role and the 20 triggers reused its credentials (renewing
+    # them once at most, should the 2 s lifetime run out meanwhile), not one session each.
+    assert sts_emulator.stats.calls["AssumeRole"] - calls_before <= 1
