@@ -93,13 +93,19 @@ def assert_every_fault_cost_one_retry(emu: Emulator, clients: list[_BaseClient])
     faults = emu.stats.faults
     retries = sum(client.stats.retries for client in clients)
     waited = sum(client.stats.retry_wait for client in clients)
-    assert faults["throttle"] >= 5 and faults["server_error"] >= 2 and faults["reset"] >= 2, faults
+    calls = sum(client.stats.calls for client in clients)
+    attempts = sum(client.stats.attempts for client in clients)
+    print(  # shown with pytest -s: the figures of this run
+        f"\nfaults injected {dict(faults)}, calls {calls}, attempts {attempts}, retries {retries}, "
+        f"added delay {waited:.3f}s, executions {dict(emu.stats.executions)}"
+    )
+    assert sum(faults.values()) >= 5, faults  # how many of each kind depends on the poll count
     assert retries == sum(faults.values())
     # Throttled calls waited as the service asked; no retry waited much longer than that.
     assert faults["throttle"] * RETRY_AFTER <= waited <= retries * 4 * RETRY_AFTER
     # Each answered request was one attempt; none of the faulted ones was lost or doubled.
     answered = sum(emu.stats.responses.values())
-    assert sum(client.stats.attempts for client in clients) == answered + faults["reset"]
+    assert attempts == answered + faults["reset"]
 
 
 def test_operator_completes_through_a_storm_of_faults(faulty, connection, clients):
