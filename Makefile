@@ -33,5 +33,10 @@ demo: install
 emulator: install
 	$(BIN)/schedulerx-emulator --port 8866 --jobs example_dags/emulator_jobs.json
 
+.PHONY: screenshots
+# Refreshes the README's pictures of the connection form (needs /usr/bin/chromium).
+screenshots: install
+	SCHEDULERX_SCREENSHOT_DIR=docs/img SCHEDULERX_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q tests/browser
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

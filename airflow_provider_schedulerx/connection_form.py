@@ -47,6 +47,7 @@ class ExtraField:
     choices: tuple[str, ...] | None = None
     sensitive: bool = False
     placeholder: str | None = None
+    examples: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
 
@@ -110,6 +111,11 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "STS endpoint",
         "STS endpoint for AssumeRole and RRSA.",
         placeholder="https://sts.aliyuncs.com",
+        examples=(
+            "https://sts.aliyuncs.com",
+            "https://sts.cn-hangzhou.aliyuncs.com",
+            "https://sts-vpc.cn-hangzhou.aliyuncs.com",
+        ),
     ),
     ExtraField(
         "signature_version",
@@ -177,6 +183,8 @@ def conn_fields() -> dict[str, Any]:
             schema["default"] = field.default
         if field.choices:
             schema["enum"] = list(field.choices)
+        if field.examples:
+            schema["examples"] = list(field.examples)
         if field.sensitive:
             schema["format"] = "password"
         if field.minimum is not None:
@@ -185,6 +193,8 @@ def conn_fields() -> dict[str, Any]:
             schema["maximum"] = field.maximum
         description = field.description
         if field.placeholder:
+            # Airflow 3's UI shows no placeholder in an extra field (only ``examples``, as
+            # suggestions), but it does show the description under the field.
             description = f"{description} Example: {field.placeholder}"
         fields[field.name] = {"label": field.label, "description": description, "schema": schema}
     return fields

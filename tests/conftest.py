@@ -3,6 +3,7 @@ with a real SQLite metadata database."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -21,6 +22,9 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "example_dags")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# One Fernet key for this process and the Airflow servers it starts, so that a secret one of
+# them encrypts into the database the others can read.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 
 from airflow_provider_schedulerx.client import SchedulerXClient  # noqa: E402
 from airflow_provider_schedulerx.config import ClientConfig  # noqa: E402

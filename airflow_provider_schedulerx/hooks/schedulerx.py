@@ -254,39 +254,14 @@ class SchedulerXHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials, endpoint, namespace and group with one read-only call
         (``ListJobs``, or ``ListNamespaces`` when no namespace is set). Used by the UI's
-        Test button; answers within a few seconds."""
-        from dataclasses import replace
-
-        from airflow_provider_schedulerx.client import SchedulerXClient
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        Test button: answers within a few seconds, and a failure names the field to fix."""
+        from airflow_provider_schedulerx.connection_check import check_connection, failure_reason
 
         try:
             settings = self.settings
-            config = replace(
-                settings.config,
-                max_retries=1,
-                timeout=min(settings.config.timeout, 5.0),
-                connect_timeout=3.0,
-                retry_deadline=8.0,
-            )
-            kwargs = self._client_kwargs(settings)
-            with SchedulerXClient(settings.credentials_provider(), config, **kwargs) as client:
-                where = f"{config.endpoint} ({config.region_id})"
-                if client.namespace or client.group_id:
-                    jobs = client.list_jobs()
-                    return True, (
-                        f"Connected to SchedulerX at {where}: namespace {client.namespace}, "
-                        f"group {client.group_id}, {len(jobs)} job(s)"
-                    )
-                namespaces = client.list_namespaces()
-                return True, (
-                    f"Connected to SchedulerX at {where}: {len(namespaces)} namespace(s); "
-                    "set the namespace and group ID extras to use them by default"
-                )
-        except SchedulerXError as error:
-            return False, str(error)
-        except Exception as error:  # the Test button shows any failure as text
-            return False, f"{type(error).__name__}: {error}"
+        except Exception as error:  # a connection that cannot be read is a failed test too
+            return False, failure_reason(error, "the configured endpoint")
+        return check_connection(settings, self._client_kwargs(settings))
 
 
 async def _aget_connection(conn_id: str) -> Any:

@@ -148,6 +148,8 @@ def test_provider_info_declares_the_form_once_for_both_paths():
     assert fields["region_id"]["schema"]["enum"][0] == "cn-hangzhou"
     assert fields["signature_version"]["schema"]["enum"] == ["v3", "v1"]
     assert fields["network"]["schema"]["enum"] == ["public", "vpc"]
+    assert "https://sts.aliyuncs.com" in fields["sts_endpoint"]["schema"]["examples"]
+    assert "Example: " in fields["namespace"]["description"]
     behaviour = conn_type["ui-field-behaviour"]
     assert behaviour["relabeling"] == {
         "login": "AccessKey ID",
