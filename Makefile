@@ -1,18 +1,31 @@
-# Everything a new machine needs is installed by these targets into .venv.
+# Everything a new machine needs is installed by these targets into virtualenvs of the repo.
 PYTHON ?= python3
-VENV ?= .venv
-AIRFLOW_VERSION ?= 3.3.2
+# The newest Airflow: `make test`, `make demo` and lint run on it, in .venv.
+NEWEST_AIRFLOW := 3.3.2
+# `make test-matrix` runs the suite on each, in its own virtualenv: the oldest supported
+# 2.x and 3.x lines (at their newest patch) and the newest Airflow.
+MATRIX_AIRFLOW_VERSIONS ?= 2.11.2 3.0.6 $(NEWEST_AIRFLOW)
+AIRFLOW_VERSION ?= $(NEWEST_AIRFLOW)
+
+minor_of = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
+AIRFLOW_MINOR := $(call minor_of,$(AIRFLOW_VERSION))
+# .venv for the newest Airflow, .venv-<major.minor> for the others.
+VENV ?= $(if $(filter $(NEWEST_AIRFLOW),$(AIRFLOW_VERSION)),.venv,.venv-$(AIRFLOW_MINOR))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
+# Pins for what an older Airflow breaks on when pip resolves it without Airflow's constraints.
+PINS := $(wildcard constraints/airflow-$(AIRFLOW_MINOR).txt)
 
-.PHONY: install test lint format demo bench emulator clean
+.PHONY: install test test-older test-matrix pytest lint format demo bench emulator clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(PINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" \
+		$(if $(PINS),--constraint $(PINS))
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 lint: install
@@ -24,8 +37,26 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Tests that only the newest Airflow runs: the browser test of its UI.
+NEWEST_ONLY := $(if $(filter $(NEWEST_AIRFLOW),$(AIRFLOW_VERSION)),,-m "not browser")
+
+# The suite on AIRFLOW_VERSION (default: the newest), without lint.
+pytest: install
+	$(BIN)/python -m pytest $(NEWEST_ONLY) $(PYTEST_ARGS)
+
+test: lint pytest
+
+# The suite on the older versions of the matrix; fails if it failed on any of them.
+test-older:
+	@failed=""; \
+	for version in $(filter-out $(NEWEST_AIRFLOW),$(MATRIX_AIRFLOW_VERSIONS)); do \
+		echo "=== the suite on Airflow $$version"; \
+		$(MAKE) --no-print-directory pytest AIRFLOW_VERSION=$$version || failed="$$failed $$version"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "the suite failed on Airflow:$$failed"; exit 1; fi
+
+# Lint and the suite on the newest Airflow, then the suite on the older ones.
+test-matrix: test test-older
 
 demo: install
 	$(BIN)/python scripts/demo.py
@@ -39,4 +70,4 @@ screenshots: install
 	SCHEDULERX_SCREENSHOT_DIR=docs/img SCHEDULERX_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q tests/browser
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-* build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,20 +1,27 @@
 """Airflow names that moved between releases: the Task SDK (``airflow.sdk``) on Airflow 3,
-the older module paths on Airflow 2."""
+the older module paths on Airflow 2.
+
+Supported: Airflow 2.11 and 3.0 to 3.3. Each name is looked up where the newest Airflow
+keeps it first, so that the newest never warns about a deprecated path.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 2, 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+
+try:
     from airflow.sdk import (
-        BaseHook,
         BaseOperator,
         BaseOperatorLink,
         BaseSensorOperator,
         PokeReturnValue,
     )
 except ImportError:  # Airflow 2
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator  # type: ignore[no-redef]
     from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef]
@@ -58,10 +65,17 @@ def mask_secret(value: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
+    """Names that are costly to import (or need a configured Airflow), imported on first use."""
     if name == "XCom":
         try:
             from airflow.sdk.execution_time.xcom import XCom
         except ImportError:  # Airflow 2
             from airflow.models.xcom import XCom  # type: ignore[no-redef]
         return XCom
+    if name == "Variable":
+        try:
+            from airflow.sdk import Variable
+        except ImportError:  # Airflow 2
+            from airflow.models.variable import Variable  # type: ignore[no-redef,assignment]
+        return Variable
     raise AttributeError(name)

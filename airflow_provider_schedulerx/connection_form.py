@@ -219,10 +219,12 @@ def ui_field_behaviour(*, provider_info: bool = False) -> dict[str, Any]:
 
 def wtforms_widgets() -> dict[str, Any]:
     """The same fields as WTForms fields, for Airflow before 3.2 (empty where WTForms is
-    not installed: such Airflow reads the form from provider info)."""
+    not installed). Airflow 2 renders them; Airflow 3.0 and 3.1 read them through stand-ins
+    for these WTForms names, turning a field into a JSON schema and ``any_of`` into a
+    choice."""
     try:
         from wtforms import BooleanField, IntegerField, PasswordField, StringField
-        from wtforms.validators import NumberRange, Optional
+        from wtforms.validators import NumberRange, Optional, any_of
     except ImportError:
         return {}
 
@@ -247,6 +249,10 @@ def wtforms_widgets() -> dict[str, Any]:
             )
         elif field.sensitive:
             widgets[field.name] = PasswordField(field.label, **options, **password_widget)
+        elif field.choices:
+            widgets[field.name] = StringField(
+                field.label, validators=[Optional(), any_of(list(field.choices))], **options, **text_widget
+            )
         else:
             widgets[field.name] = StringField(field.label, **options, **text_widget)
     return widgets

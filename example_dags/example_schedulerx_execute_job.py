@@ -8,7 +8,12 @@ instance as a dict. A failed instance fails the task with its result and log tai
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
+
+try:
+    from airflow.sdk import DAG, Param
+except ImportError:  # Airflow 2
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
 
 from airflow_provider_schedulerx.operators.schedulerx import SchedulerXExecuteJobOperator
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+
+try:
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
 
 from airflow_provider_schedulerx.operators.schedulerx import (
     SchedulerXExecuteJobOperator,

@@ -7,7 +7,12 @@ so no worker slot is held while the job runs.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
+
+try:
+    from airflow.sdk import DAG, Param
+except ImportError:  # Airflow 2
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
 
 from airflow_provider_schedulerx.operators.schedulerx import SchedulerXExecuteJobOperator
 from airflow_provider_schedulerx.sensors.schedulerx import SchedulerXJobInstanceSensor

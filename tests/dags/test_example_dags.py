@@ -3,14 +3,20 @@ against the emulator: success, failure, rejection, deferral, deadline, retry, ki
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_schedulerx.emulator import JobSpec
 from airflow_provider_schedulerx.models import InstanceStatus
-from tests.conftest import REPO
+from airflow_provider_schedulerx.operators.schedulerx import STATE_KEY
+from airflow_provider_schedulerx.task_state import VariableTaskStateStore
+from tests.airflow_versions import AIRFLOW_2, HAS_TASK_STATE_STORE, dagbag, xcom_value
+from tests.conftest import REPO, connection_json
 
 pytestmark = pytest.mark.dag
 
@@ -19,9 +25,7 @@ EXAMPLES = REPO / "example_dags"
 
 def load_dag(name: str) -> Any:
     """A fresh copy of an example DAG, parsed from its file as the scheduler would."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLES / f"{name}.py"))
+    bag = dagbag(str(EXAMPLES / f"{name}.py"))
     assert bag.import_errors == {}
     return bag.dags[name]
 
@@ -34,17 +38,53 @@ def task_states(dag_run: Any) -> dict[str, str]:
         return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}
 
 
-def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    from airflow.models.xcom import XComModel
+def try_numbers(dag_run: Any) -> dict[str, int]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
-            .one_or_none()
-        )
-        return None if row is None else XComModel.deserialize_value(row)
+        dag_run = session.merge(dag_run)
+        return {ti.task_id: ti.try_number for ti in dag_run.get_task_instances(session=session)}
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    return xcom_value(dag_run.dag_id, dag_run.run_id, task_id, key)
+
+
+def task_state_rows(dag_run: Any) -> dict[tuple[str, str], Any]:
+    """What Airflow 3.3's task state store holds for the run's tasks."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(TaskStateStoreModel).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+        return {(row.task_id, row.key): json.loads(row.value) for row in rows}
+
+
+def task_state_variables() -> dict[str, Any]:
+    """The Variables that keep task state before Airflow 3.3, by key."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    prefix = VariableTaskStateStore.VARIABLE_PREFIX
+    with create_session() as session:
+        rows = session.query(Variable).filter(Variable.key.startswith(prefix))
+        return {row.key: json.loads(row.val) for row in rows}
+
+
+@pytest.fixture
+def no_task_state_variables() -> Iterator[None]:
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    def delete() -> None:
+        with create_session() as session:
+            session.query(Variable).filter(
+                Variable.key.startswith(VariableTaskStateStore.VARIABLE_PREFIX)
+            ).delete(synchronize_session=False)
+
+    delete()
+    yield
+    delete()
 
 
 def printed(capfd: pytest.CaptureFixture[str]) -> str:
@@ -59,7 +99,11 @@ def the_instance(emulator, job_id: int):
 
 
 @pytest.fixture
-def run_dag(airflow_db, schedulerx_connection):
+def run_dag(airflow_db, schedulerx_connection, monkeypatch):
+    # Airflow 3.0 logs a task's failure as a rich traceback, wrapped at the console's width:
+    # wide enough that the messages the tests look for stay on one line.
+    monkeypatch.setenv("COLUMNS", "400")
+
     def run(name: str, job_id: int, **overrides: Any) -> Any:
         dag = load_dag(name)
         for task_id, attributes in overrides.items():
@@ -80,10 +124,10 @@ def test_execute_job_success_returns_the_instance(run_dag, schedulerx_connection
     assert "InstanceList?namespace=demo-namespace" in xcom(dag_run, "run_job", "console_url")
     assert "airflow_run_id=" in the_instance(schedulerx_connection, 101).parameters
     assert schedulerx_connection.stats.executions[101] == 1
-    # Airflow 3's worker stores the extra link when the task ends.
-    assert xcom(dag_run, "run_job", "_link_SchedulerXJobInstanceLink") == xcom(
-        dag_run, "run_job", "console_url"
-    )
+    # Airflow 3's worker stores the extra link when the task ends; Airflow 2's webserver
+    # asks the link for it.
+    stored_link = xcom(dag_run, "run_job", "_link_SchedulerXJobInstanceLink")
+    assert stored_link == (None if AIRFLOW_2 else xcom(dag_run, "run_job", "console_url"))
 
 
 def test_execute_job_failure_fails_the_task_with_the_result(run_dag, schedulerx_connection, capfd):
@@ -154,21 +198,57 @@ def test_execution_timeout_in_deferrable_mode_stops_the_instance(run_dag, schedu
     assert the_instance(schedulerx_connection, 104).view(time.time()).status is InstanceStatus.KILLED
 
 
-def test_retry_reattaches_to_the_running_instance(run_dag, schedulerx_connection):
+def test_retry_reattaches_to_the_running_instance(
+    run_dag, schedulerx_connection, monkeypatch, capfd, no_task_state_variables
+):
     from datetime import timedelta
 
-    # The first try starts the instance, then every poll fails until its retries run out.
-    schedulerx_connection.faults.set("server_error", count=3, actions=["GetJobInstance"])
+    # A job that outlasts the first try, one client retry per call and two failing polls: the
+    # first try starts the instance and fails on its first poll; the second try finds the
+    # instance still running and follows it.
+    schedulerx_connection.add_job(JobSpec(job_id=105, wait_seconds=0.1, run_seconds=5, result="done"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
+        connection_json(schedulerx_connection, backoff=0.01, max_retries=1),
+    )
+    schedulerx_connection.faults.set("server_error", count=2, actions=["GetJobInstance"])
     dag_run = run_dag(
         "example_schedulerx_execute_job",
-        101,
+        105,
         run_job={"retries": 1, "retry_delay": timedelta(seconds=0), "poll_interval": 0.2},
     )
-    hook_retries = 2  # backoff retries of the client inside one try (conftest connection)
     assert task_states(dag_run) == {"run_job": "success"}
-    assert schedulerx_connection.stats.executions[101] == 1
-    assert schedulerx_connection.stats.faults["server_error"] == 3
-    assert hook_retries
+    assert try_numbers(dag_run) == {"run_job": 2}
+    assert schedulerx_connection.stats.executions[105] == 1
+    assert "Reattaching to the instance an earlier try started" in printed(capfd)
+    assert xcom(dag_run, "run_job")["instance_id"] == the_instance(schedulerx_connection, 105).instance_id
+    # Before Airflow 3.3 the instance is kept in a Variable, deleted once the task succeeded.
+    assert task_state_variables() == {}
+
+
+def test_a_failed_task_keeps_its_running_instance_for_a_later_try(
+    run_dag, schedulerx_connection, monkeypatch, no_task_state_variables
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
+        connection_json(schedulerx_connection, backoff=0.01, max_retries=0),
+    )
+    schedulerx_connection.faults.set("server_error", count=1, actions=["GetJobInstance"])
+    dag_run = run_dag("example_schedulerx_execute_job", 104, run_job={"poll_interval": 0.2})
+    assert task_states(dag_run) == {"run_job": "failed"}
+    instance_id = the_instance(schedulerx_connection, 104).instance_id
+    kept = {"job_id": 104, "instance_id": instance_id}
+    if HAS_TASK_STATE_STORE:
+        assert task_state_rows(dag_run) == {("run_job", STATE_KEY): kept}
+    else:
+        (record,) = task_state_variables().values()
+        assert record["value"] == kept
+        assert record["task_instance"] == {
+            "dag_id": dag_run.dag_id,
+            "run_id": dag_run.run_id,
+            "task_id": "run_job",
+            "map_index": -1,
+        }
 
 
 def test_on_kill_stops_the_remote_instance(airflow_db, schedulerx_connection):
@@ -181,9 +261,7 @@ def test_on_kill_stops_the_remote_instance(airflow_db, schedulerx_connection):
 
 
 def test_example_dags_import_cleanly(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLES))
+    bag = dagbag(str(EXAMPLES))
     assert bag.import_errors == {}
     assert {
         "example_schedulerx_execute_job",

@@ -14,6 +14,7 @@ from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 from airflow_provider_schedulerx.get_provider_info import get_provider_info
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from airflow_provider_schedulerx.models import InstanceStatus
+from tests.airflow_versions import redact
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, connection_json
 
 
@@ -174,8 +175,6 @@ def test_airflow_providers_manager_sees_the_connection_type():
 
 
 def test_secrets_are_registered_with_the_masker(emulator, monkeypatch):
-    from airflow.sdk._shared.secrets_masker import redact
-
     monkeypatch.setenv(
         "AIRFLOW_CONN_SCHEDULERX_DEFAULT", connection_json(emulator, security_token="sts-marker-123")
     )

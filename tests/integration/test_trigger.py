@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_schedulerx.client import close_shared_session
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+from tests.airflow_versions import import_string
 from tests.conftest import make_client
 
 
@@ -108,8 +109,6 @@ def test_serialize_round_trips_through_airflow():
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_schedulerx.triggers.schedulerx.SchedulerXJobInstanceTrigger"
     restored_kwargs = BaseSerialization.deserialize(BaseSerialization.serialize(kwargs))
-    from airflow.sdk.module_loading import import_string
-
     again = import_string(classpath)(**restored_kwargs)
     assert again.serialize() == trigger.serialize()
     assert again.job_instance_id == 1000000000001
