@@ -22,6 +22,9 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "example_dags")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# Airflow 3.0 logs a task's failure as a rich traceback, wrapped at the console's width:
+# wide enough that the messages the tests look for stay on one line.
+os.environ["COLUMNS"] = "400"
 # One Fernet key for this process and the Airflow servers it starts, so that a secret one of
 # them encrypts into the database the others can read.
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())

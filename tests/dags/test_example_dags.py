@@ -99,11 +99,7 @@ def the_instance(emulator, job_id: int):
 
 
 @pytest.fixture
-def run_dag(airflow_db, schedulerx_connection, monkeypatch):
-    # Airflow 3.0 logs a task's failure as a rich traceback, wrapped at the console's width:
-    # wide enough that the messages the tests look for stay on one line.
-    monkeypatch.setenv("COLUMNS", "400")
-
+def run_dag(airflow_db, schedulerx_connection):
     def run(name: str, job_id: int, **overrides: Any) -> Any:
         dag = load_dag(name)
         for task_id, attributes in overrides.items():
