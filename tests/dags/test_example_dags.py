@@ -199,15 +199,15 @@ def test_retry_reattaches_to_the_running_instance(
 ):
     from datetime import timedelta
 
-    # A job that outlasts the first try, one client retry per call and two failing polls: the
-    # first try starts the instance and fails on its first poll; the second try finds the
-    # instance still running and follows it.
+    # A job that outlasts the first try, one client retry per call, and polls failing until
+    # the first try gives up (after the five failed polls it rides out); the second try finds
+    # the instance still running and follows it.
     schedulerx_connection.add_job(JobSpec(job_id=105, wait_seconds=0.1, run_seconds=5, result="done"))
     monkeypatch.setenv(
         "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
         connection_json(schedulerx_connection, backoff=0.01, max_retries=1),
     )
-    schedulerx_connection.faults.set("server_error", count=2, actions=["GetJobInstance"])
+    schedulerx_connection.faults.set("server_error", count=2 * 6, actions=["GetJobInstance"])
     dag_run = run_dag(
         "example_schedulerx_execute_job",
         105,
@@ -229,7 +229,8 @@ def test_a_failed_task_keeps_its_running_instance_for_a_later_try(
         "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
         connection_json(schedulerx_connection, backoff=0.01, max_retries=0),
     )
-    schedulerx_connection.faults.set("server_error", count=1, actions=["GetJobInstance"])
+    # Six failed polls in a row: five are ridden out, the sixth fails the task.
+    schedulerx_connection.faults.set("server_error", count=6, actions=["GetJobInstance"])
     dag_run = run_dag("example_schedulerx_execute_job", 104, run_job={"poll_interval": 0.2})
     assert task_states(dag_run) == {"run_job": "failed"}
     instance_id = the_instance(schedulerx_connection, 104).instance_id
