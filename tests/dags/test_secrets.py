@@ -209,6 +209,11 @@ def test_no_secret_shows_anywhere(emulator, signatures, monkeypatch, capfd, capl
         "Airflow home (logs, metadata DB)": leftovers(),
         "reprs": reprs,
     }
+    print(  # shown with pytest -s: the figures of this run
+        f"\n{len(outcomes)} DAG runs, {len(secrets)} secret values ({len(signatures)} signatures, "
+        f"{len(issued)} STS credentials), searched in "
+        + ", ".join(f"{where} ({len(text):,} chars)" for where, text in haystacks.items())
+    )
     for where, text in haystacks.items():
         for secret in secrets:
             for form in forms(secret):
