@@ -15,6 +15,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 # Pins for what an older Airflow breaks on when pip resolves it without Airflow's constraints.
 PINS := $(wildcard constraints/airflow-$(AIRFLOW_MINOR).txt)
+BENCH_STAMP := $(VENV)/.installed-bench-$(AIRFLOW_VERSION)
 
 .PHONY: install test test-older test-matrix pytest lint format demo bench emulator clean
 
@@ -60,6 +61,16 @@ test-matrix: test test-older
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+# The baselines (the official SDK, the dbt Cloud and Airbyte providers) and the plotting
+# come with the bench extra; Airflow stays pinned.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[bench]"
+	touch $@
+
+# Rewrites docs/benchmarks.md and docs/benchmarks.png (BENCH_ARGS=--quick for a smoke run).
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 emulator: install
 	$(BIN)/schedulerx-emulator --port 8866 --jobs example_dags/emulator_jobs.json

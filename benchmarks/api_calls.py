@@ -1,0 +1,155 @@
+"""Benchmark 2, cost per API call (sync): client CPU and wall time per signed
+``GetJobInstance`` over keep-alive HTTP, the provider's client next to the official SDK,
+taking turns against one emulator process; and signing alone."""
+
+from __future__ import annotations
+
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from benchmarks import clients
+from benchmarks.emulators import EmulatorFleet, FleetMeter
+from benchmarks.environment import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, REGION_ID
+from benchmarks.stats import median
+
+WARM_UP_CALLS = 50
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """Medians over the rounds of one client."""
+
+    client: str
+    cpu_us: float
+    wall_us: float
+    calls: int
+    connections_opened: int
+
+
+@dataclass(frozen=True)
+class ApiCallResults:
+    costs: dict[str, CallCost]
+    signing_us: dict[str, float]
+    emulator_core_share: float
+    rounds: int
+    calls_per_round: int
+
+    def __getitem__(self, client: str) -> CallCost:
+        return self.costs[client]
+
+
+def run(rounds: int, calls_per_round: int) -> ApiCallResults:
+    with EmulatorFleet(1) as fleet:
+        url = fleet.urls[0]
+        (instance_id,) = clients.start_instances([url], 1)[0]
+        callers: dict[str, Callable[[], Any]] = {}
+        for version in ("v3", "v1"):
+            callers[f"provider-{version}"] = clients.provider_sync_call(url, instance_id, version)
+            callers[f"sdk-{version}"] = clients.sdk_sync_call(url, instance_id, version)
+        for call in callers.values():
+            for _ in range(WARM_UP_CALLS):
+                call()
+        samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in callers}
+        whole = FleetMeter(fleet)
+        whole.start()
+        for _ in range(rounds):
+            for name, call in callers.items():
+                samples[name].append(_timed_round(fleet, call, calls_per_round))
+        emulator = whole.stop()
+    costs = {
+        name: CallCost(
+            client=name,
+            cpu_us=median([cpu for cpu, _, _ in rounds_of_one]),
+            wall_us=median([wall for _, wall, _ in rounds_of_one]),
+            calls=rounds * calls_per_round,
+            connections_opened=sum(opened for _, _, opened in rounds_of_one),
+        )
+        for name, rounds_of_one in samples.items()
+    }
+    return ApiCallResults(
+        costs=costs,
+        signing_us=signing_costs(),
+        emulator_core_share=emulator.busiest_core_share,
+        rounds=rounds,
+        calls_per_round=calls_per_round,
+    )
+
+
+def _timed_round(fleet: EmulatorFleet, call: Callable[[], Any], calls: int) -> tuple[float, float, int]:
+    """CPU and wall microseconds per call, and connections the emulator accepted."""
+    meter = FleetMeter(fleet)
+    meter.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        call()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return cpu / calls * 1e6, wall / calls * 1e6, meter.stop().connections_accepted
+
+
+def signing_costs(number: int = 5000) -> dict[str, float]:
+    """Microseconds per signature of one ``GetJobInstance``: the provider's functions and
+    the SDK's, V3 and V1, and the provider's whole request preparation."""
+    from alibabacloud_tea_openapi.utils import Utils
+
+    from airflow_provider_schedulerx import protocol, signing
+
+    params = {
+        "Namespace": NAMESPACE,
+        "GroupId": GROUP_ID,
+        "RegionId": REGION_ID,
+        "JobId": "900",
+        "JobInstanceId": "12345",
+    }
+    headers = {
+        "host": "schedulerx.cn-hangzhou.aliyuncs.com",
+        "x-acs-action": "GetJobInstance",
+        "x-acs-version": "2019-04-30",
+        "x-acs-date": "2024-01-01T00:00:00Z",
+        "x-acs-signature-nonce": "3b8c6e1f0d2a4b5c9e7f1a2b3c4d5e6f",
+        "x-acs-content-sha256": signing.EMPTY_PAYLOAD_SHA256,
+    }
+    v1_query = {
+        **params,
+        "Action": "GetJobInstance",
+        "Version": "2019-04-30",
+        "Format": "JSON",
+        "Timestamp": "2024-01-01T00:00:00Z",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": "3b8c6e1f0d2a4b5c9e7f1a2b3c4d5e6f",
+        "AccessKeyId": ACCESS_KEY_ID,
+    }
+    sdk_request = SimpleNamespace(pathname="/", method="GET", query=dict(params), headers=dict(headers))
+
+    def prepare(version: str) -> Callable[[], Any]:
+        return lambda: protocol.prepare_request(
+            action="GetJobInstance",
+            version="2019-04-30",
+            params=params,
+            method="GET",
+            endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com",
+            access_key_id=ACCESS_KEY_ID,
+            access_key_secret=ACCESS_KEY_SECRET,
+            signature_version=version,
+        )
+
+    functions: dict[str, Callable[[], Any]] = {
+        "provider-v3": lambda: signing.sign_v3(
+            "GET", "/", params, headers, signing.EMPTY_PAYLOAD_SHA256, ACCESS_KEY_ID, ACCESS_KEY_SECRET
+        ),
+        "sdk-v3": lambda: Utils.get_authorization(
+            sdk_request, "ACS3-HMAC-SHA256", signing.EMPTY_PAYLOAD_SHA256, ACCESS_KEY_ID, ACCESS_KEY_SECRET
+        ),
+        "provider-v1": lambda: signing.sign_v1("GET", v1_query, ACCESS_KEY_SECRET),
+        "sdk-v1": lambda: Utils.get_rpcsignature(v1_query, "GET", ACCESS_KEY_SECRET),
+        "provider-prepare-v3": prepare("v3"),
+        "provider-prepare-v1": prepare("v1"),
+    }
+    return {
+        name: min(timeit.repeat(function, number=number, repeat=5)) / number * 1e6
+        for name, function in functions.items()
+    }

@@ -1,0 +1,152 @@
+"""Emulator processes for the API-call and triggerer benchmarks, with their CPU time and
+the connections they accepted, so that a report can show the emulator was not the
+bottleneck and that clients reuse their connections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from benchmarks.environment import PYTHON, REPO, child_env
+
+#: The job every benchmark polls: its instances start at once and run for a day.
+BENCH_JOB_ID = 900
+_JOBS = {
+    "jobs": [
+        {
+            "job_id": BENCH_JOB_ID,
+            "name": "benchmark-long-running",
+            "wait_seconds": 0.0,
+            "run_seconds": 86400,
+            "outcome": "success",
+        }
+    ]
+}
+
+
+@dataclass(frozen=True)
+class EmulatorSnapshot:
+    """One emulator's counters at a moment."""
+
+    cpu_seconds: float
+    connections_accepted: int
+    connections_open: int
+    calls: dict[str, int]
+
+    def get_job_instance_calls(self) -> int:
+        return self.calls.get("GetJobInstance", 0)
+
+
+@dataclass(frozen=True)
+class FleetUsage:
+    """What the emulators did between two snapshots."""
+
+    wall_seconds: float
+    cpu_seconds: list[float]
+    connections_accepted: int
+    connections_open: int
+    get_job_instance_calls: int
+
+    @property
+    def busiest_core_share(self) -> float:
+        """CPU of the busiest emulator process, as a share of one core."""
+        return max(self.cpu_seconds) / self.wall_seconds if self.wall_seconds else 0.0
+
+
+class EmulatorFleet:
+    """``count`` emulator processes on loopback ports, all knowing the benchmark job."""
+
+    def __init__(self, count: int = 1) -> None:
+        self.count = count
+        self._processes: list[subprocess.Popen[str]] = []
+        self.urls: list[str] = []
+        self._jobs_file = Path(tempfile.mkstemp(prefix="schedulerx-bench-jobs-", suffix=".json")[1])
+
+    def __enter__(self) -> EmulatorFleet:
+        self._jobs_file.write_text(json.dumps(_JOBS), encoding="utf-8")
+        for _ in range(self.count):
+            process = subprocess.Popen(
+                [PYTHON, "-m", "benchmarks.emulator_process", "--jobs", str(self._jobs_file)],
+                cwd=REPO,
+                env=child_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._processes.append(process)
+        for process in self._processes:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()
+            if not line.startswith("READY "):
+                self.__exit__()
+                raise RuntimeError(f"an emulator did not start: {line!r}")
+            self.urls.append(line.split(" ", 1)[1])
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self._processes:
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._processes.clear()
+        self._jobs_file.unlink(missing_ok=True)
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self._processes]
+
+    def snapshot(self) -> list[EmulatorSnapshot]:
+        snapshots = []
+        for process in self._processes:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write("stats\n")
+            process.stdin.flush()
+            stats = json.loads(process.stdout.readline())
+            cpu = psutil.Process(process.pid).cpu_times()
+            snapshots.append(
+                EmulatorSnapshot(
+                    cpu_seconds=cpu.user + cpu.system,
+                    connections_accepted=stats["connections_accepted"],
+                    connections_open=stats["connections_open"],
+                    calls=stats["calls"],
+                )
+            )
+        return snapshots
+
+
+class FleetMeter:
+    """Measures a fleet between ``start()`` and ``stop()``."""
+
+    def __init__(self, fleet: EmulatorFleet) -> None:
+        self.fleet = fleet
+        self._started_at = 0.0
+        self._before: list[EmulatorSnapshot] = []
+
+    def start(self) -> None:
+        self._before = self.fleet.snapshot()
+        self._started_at = time.perf_counter()
+
+    def stop(self) -> FleetUsage:
+        after = self.fleet.snapshot()
+        wall = time.perf_counter() - self._started_at
+        return FleetUsage(
+            wall_seconds=wall,
+            cpu_seconds=[a.cpu_seconds - b.cpu_seconds for a, b in zip(after, self._before)],
+            connections_accepted=sum(
+                a.connections_accepted - b.connections_accepted for a, b in zip(after, self._before)
+            ),
+            connections_open=sum(a.connections_open for a in after),
+            get_job_instance_calls=sum(
+                a.get_job_instance_calls() - b.get_job_instance_calls() for a, b in zip(after, self._before)
+            ),
+        )

@@ -1,0 +1,419 @@
+"""``docs/benchmarks.md`` and its plot, from one run's results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import targets
+from benchmarks.api_calls import ApiCallResults
+from benchmarks.machine import Machine
+from benchmarks.parse_cost import ParseCostResults
+from benchmarks.stats import ratio
+from benchmarks.triggerer import TriggererResults, TriggererRun
+
+
+@dataclass(frozen=True)
+class Results:
+    machine: Machine
+    command: str
+    parse: ParseCostResults
+    calls: ApiCallResults
+    triggerer: TriggererResults
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
+    """(measure, provider, baseline, ratio, target, verdict) for the headline table."""
+    parse, calls, trig = results.parse, results.calls, results.triggerer
+    provider_import = parse["schedulerx"].import_ms
+    http = parse["schedulerx"].http_libraries
+    rows = [
+        (
+            "DAG parse: import added on top of `airflow.sdk` (sensor + operators)",
+            f"{provider_import:.1f} ms",
+            f"dbt Cloud sensor {parse['dbt-cloud-sensor'].import_ms:.0f} ms",
+            _x(ratio(provider_import, parse["dbt-cloud-sensor"].import_ms)),
+            f"<= {targets.PARSE_IMPORT_MS:.0f} ms",
+            _met(provider_import <= targets.PARSE_IMPORT_MS),
+        ),
+        (
+            "DAG parse: import added, sensor alone",
+            f"{parse['schedulerx'].first_module_import_ms:.1f} ms",
+            f"Airbyte sensor {parse['airbyte-sensor'].import_ms:.0f} ms",
+            _x(ratio(parse["schedulerx"].first_module_import_ms, parse["airbyte-sensor"].import_ms)),
+            "",
+            "",
+        ),
+        (
+            "DAG parse: `requests` / `aiohttp` imported",
+            ", ".join(http) or "neither",
+            f"dbt Cloud: {', '.join(parse['dbt-cloud-sensor'].http_libraries) or 'neither'}",
+            "",
+            "neither",
+            _met(not http),
+        ),
+        (
+            "DAG construction, per task (100-task DAG)",
+            f"{parse['schedulerx'].construct_ms_per_task * 1000:.0f} µs",
+            f"EmptyOperator {parse['schedulerx'].floor_construct_ms_per_task * 1000:.0f} µs",
+            _x(
+                ratio(
+                    parse["schedulerx"].construct_ms_per_task, parse["schedulerx"].floor_construct_ms_per_task
+                )
+            ),
+            "",
+            "",
+        ),
+    ]
+    for version in ("v3", "v1"):
+        provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
+        cpu_ratio = ratio(provider.cpu_us, sdk.cpu_us)
+        rows.append(
+            (
+                f"Sync `GetJobInstance`, client CPU per call ({version.upper()})",
+                f"{provider.cpu_us:.0f} µs",
+                f"official SDK {sdk.cpu_us:.0f} µs",
+                _x(cpu_ratio),
+                f"<= {targets.SYNC_CPU_RATIO}x",
+                _met(cpu_ratio <= targets.SYNC_CPU_RATIO),
+            )
+        )
+    worst = max(
+        (ratio(trig.get("provider", n).cpu_per_poll_us, trig.get("sdk", n).cpu_per_poll_us), n)
+        for n in trig.counts
+    )
+    rows.append(
+        (
+            "Triggerer: CPU per poll (worst N)",
+            f"{trig.get('provider', worst[1]).cpu_per_poll_us:.0f} µs at N={worst[1]}",
+            f"official SDK async {trig.get('sdk', worst[1]).cpu_per_poll_us:.0f} µs",
+            _x(worst[0]),
+            f"<= {targets.TRIGGER_CPU_RATIO}x",
+            _met(worst[0] <= targets.TRIGGER_CPU_RATIO),
+        )
+    )
+    scale = _scale_run(trig)
+    if scale is not None:
+        sdk_scale = trig.get("sdk", scale.count)
+        rows += [
+            (
+                f"Triggerer: {scale.count} triggers at {scale.interval:.0f} s, CPU of the process",
+                f"{scale.core_share:.1%} of a core",
+                f"official SDK async {sdk_scale.core_share:.1%}",
+                _x(ratio(scale.core_share, sdk_scale.core_share)),
+                f"<= {targets.SCALE_CORE_SHARE:.0%}",
+                _met(scale.core_share <= targets.SCALE_CORE_SHARE),
+            ),
+            (
+                f"Triggerer: {scale.count} triggers, event-loop lag p99",
+                f"{scale.lag_p99_ms:.1f} ms",
+                f"official SDK async {sdk_scale.lag_p99_ms:.1f} ms",
+                _x(ratio(scale.lag_p99_ms, sdk_scale.lag_p99_ms)),
+                f"< {targets.SCALE_LAG_P99_MS:.0f} ms",
+                _met(scale.lag_p99_ms < targets.SCALE_LAG_P99_MS),
+            ),
+        ]
+    pooled = all(
+        run.emulators.connections_accepted * 10 < max(run.child["polls"], 1)
+        for run in trig.runs
+        if run.impl == "provider"
+    )
+    opened = sum(run.emulators.connections_accepted for run in trig.runs if run.impl == "provider")
+    sdk_opened = sum(run.emulators.connections_accepted for run in trig.runs if run.impl == "sdk")
+    polls = sum(run.child["polls"] for run in trig.runs if run.impl == "provider")
+    rows.append(
+        (
+            "Triggerer: TCP connections opened during the windows",
+            f"{opened} for {polls} polls",
+            f"official SDK async {sdk_opened}",
+            "",
+            "pooled, not per poll",
+            _met(pooled),
+        )
+    )
+    return rows
+
+
+def _scale_run(trig: TriggererResults) -> TriggererRun | None:
+    if targets.SCALE_COUNT not in trig.counts:
+        return None
+    run = trig.get("provider", targets.SCALE_COUNT)
+    return run if run.interval == targets.SCALE_INTERVAL else None
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render(results: Results, plot_name: str) -> str:
+    m, parse, calls, trig = results.machine, results.parse, results.calls, results.triggerer
+    lines = [
+        "# Benchmarks",
+        "",
+        "What the provider costs the people who run it, each figure next to a baseline measured",
+        "side by side in the same run. Ratios are what count: absolute times depend on the",
+        "machine and on what else it was doing.",
+        "",
+        f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file and",
+        f"`docs/{plot_name}`.",
+        "",
+        "## Where it ran",
+        "",
+        f"- {m.started}, revision {m.revision}",
+        f"- {m.cpu}, {m.cores} cores, {m.memory_gib:.0f} GiB; {m.system}; Python {m.python}",
+        f"- load average {m.load_at_start[0]:.2f} at the start, {m.load_at_end[0]:.2f} at the end"
+        + (
+            " (a busy machine: the absolute figures are noisy)"
+            if max(m.load_at_start[0], m.load_at_end[0]) > 1
+            else ""
+        ),
+        "- " + ", ".join(f"{name} {version}" for name, version in m.versions.items()),
+        "",
+        "## Summary",
+        "",
+        *_table(
+            ("measure", "this provider", "baseline", "ratio", "target", ""),
+            summary_rows(results),
+        ),
+        "",
+        *_parse_section(parse),
+        *_calls_section(calls),
+        *_triggerer_section(trig, plot_name),
+        *_emulator_section(calls, trig),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _parse_section(parse: ParseCostResults) -> list[str]:
+    base = parse["schedulerx"]
+    rows = [
+        ("SchedulerX sensor", f"{base.first_module_import_ms:.1f}", "", "", ""),
+        (
+            "SchedulerX sensor + operators",
+            f"{base.import_ms:.1f}",
+            f"{base.construct_ms_per_task * 1000:.0f}",
+            f"{base.floor_construct_ms_per_task * 1000:.0f}",
+            ", ".join(base.http_libraries) or "neither",
+        ),
+    ]
+    for name, label in (("dbt-cloud-sensor", "dbt Cloud sensor"), ("airbyte-sensor", "Airbyte sensor")):
+        cost = parse[name]
+        rows.append(
+            (
+                label,
+                f"{cost.import_ms:.1f}",
+                f"{cost.construct_ms_per_task * 1000:.0f}",
+                f"{cost.floor_construct_ms_per_task * 1000:.0f}",
+                ", ".join(cost.http_libraries) or "neither",
+            )
+        )
+    modules = ", ".join(
+        f"`{name.split('.', 1)[1]}` {us / 1000:.1f}" for name, us in parse.provider_modules_us
+    )
+    return [
+        "## 1. DAG-parse cost",
+        "",
+        f"Each candidate in {base.runs} fresh interpreters, taking turns; medians. Each run imports",
+        "`airflow.sdk` first (every DAG file pays that anyway, "
+        f"{base.sdk_import_ms / 1000:.1f} s here), then times the candidate's modules, then",
+        "builds a DAG of 100 of its tasks (SchedulerX: 50 `SchedulerXExecuteJobOperator` and 50",
+        "`SchedulerXJobInstanceSensor`; the others: their sensor; all deferrable), then, as the",
+        "floor, a DAG of 100 `EmptyOperator`s in the same interpreter.",
+        "",
+        *_table(
+            (
+                "candidate",
+                "import added (ms)",
+                "construction per task (µs)",
+                "EmptyOperator per task, same runs (µs)",
+                "HTTP libraries imported",
+            ),
+            rows,
+        ),
+        "",
+        f"The provider's modules by their own import time (ms, one `-X importtime` run): {modules}.",
+        "",
+    ]
+
+
+def _calls_section(calls: ApiCallResults) -> list[str]:
+    rows = []
+    for version in ("v3", "v1"):
+        provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
+        rows.append(
+            (
+                version.upper(),
+                f"{provider.cpu_us:.0f}",
+                f"{sdk.cpu_us:.0f}",
+                _x(ratio(provider.cpu_us, sdk.cpu_us)),
+                f"{provider.wall_us:.0f}",
+                f"{sdk.wall_us:.0f}",
+                _x(ratio(provider.wall_us, sdk.wall_us)),
+                f"{provider.connections_opened} / {sdk.connections_opened}",
+            )
+        )
+    signing = calls.signing_us
+    return [
+        "## 2. Cost per API call (sync)",
+        "",
+        f"`GetJobInstance` of one running instance, {calls.rounds} rounds of {calls.calls_per_round}",
+        "calls per client, the clients taking turns against one emulator process over keep-alive",
+        "HTTP; medians of the rounds. CPU is the calling process's own (user + system), so the",
+        "emulator's work is not in it. The provider returns a parsed `JobInstance` (pendulum",
+        "times), the SDK its response model.",
+        "",
+        *_table(
+            (
+                "signature",
+                "provider CPU (µs)",
+                "SDK CPU (µs)",
+                "CPU ratio",
+                "provider wall (µs)",
+                "SDK wall (µs)",
+                "wall ratio",
+                "connections opened (provider / SDK)",
+            ),
+            rows,
+        ),
+        "",
+        "Signing alone, µs per signature of the same request (best of 5 x 5000):",
+        "",
+        *_table(
+            ("scheme", "provider", "official SDK", "ratio"),
+            [
+                (
+                    version.upper(),
+                    f"{signing[f'provider-{version}']:.1f}",
+                    f"{signing[f'sdk-{version}']:.1f}",
+                    _x(ratio(signing[f"provider-{version}"], signing[f"sdk-{version}"])),
+                )
+                for version in ("v3", "v1")
+            ],
+        ),
+        "",
+        "A whole signed request (timestamp, nonce, headers, URL):",
+        f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1).",
+        "",
+    ]
+
+
+def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
+    rows = []
+    for count in trig.counts:
+        provider, sdk = trig.get("provider", count), trig.get("sdk", count)
+        for run in (provider, sdk):
+            rows.append(
+                (
+                    f"{count}",
+                    "provider" if run.impl == "provider" else "official SDK",
+                    f"{run.polls_per_second:.1f} / {run.expected_polls_per_second:.0f}",
+                    f"{run.cpu_per_poll_us:.0f}",
+                    _x(ratio(run.cpu_per_poll_us, sdk.cpu_per_poll_us)) if run is provider else "",
+                    f"{run.core_share:.1%}",
+                    f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
+                    f"{run.memory_per_trigger_kib:.1f}",
+                    f"{run.child['open_connections']}",
+                    f"{run.emulators.connections_accepted}",
+                )
+            )
+    interval = trig.runs[0].interval
+    return [
+        "## 3. Triggerer scale",
+        "",
+        "N triggers in one fresh process and one event loop, each polling its own running",
+        f"instance every {interval:.0f} s, spread over the first interval as tasks defer at",
+        f"different moments; then {trig.window_seconds:.0f} s measured. The baseline is the",
+        "same trigger loop written with the official SDK's async client",
+        "(`get_job_instance_with_options_async`, `benchmarks/sdk_trigger.py`); both log the",
+        "same line per poll. CPU per poll leaves out what the process burns idle (its loop-lag",
+        "probe, measured just before); the CPU share is everything. Loop lag: how late a 20 ms",
+        "sleep wakes. Memory: growth of the resident set per trigger.",
+        "",
+        *_table(
+            (
+                "N",
+                "client",
+                "polls/s (done / due)",
+                "CPU per poll (µs)",
+                "ratio",
+                "CPU (share of a core)",
+                "loop lag p50 / p99 (ms)",
+                "memory per trigger (KiB)",
+                "connections open",
+                "connections opened in the window",
+            ),
+            rows,
+        ),
+        "",
+        f"![CPU per poll and event-loop lag against N]({plot_name})",
+        "",
+    ]
+
+
+def _emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str]:
+    busiest = max(run.emulators.busiest_core_share for run in trig.runs)
+    lagging = [
+        run
+        for run in trig.runs
+        if run.polls_per_second < 0.95 * run.expected_polls_per_second
+        or run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE
+    ]
+    verdict = (
+        "so none of the runs was limited by the emulator."
+        if not lagging
+        else "but these runs came close to the emulator's limit: "
+        + ", ".join(f"{run.impl} N={run.count}" for run in lagging)
+        + "."
+    )
+    return [
+        "## Was the emulator the bottleneck?",
+        "",
+        f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers",
+        "spread evenly across them. Over each window the busiest emulator process used at most",
+        f"{busiest:.0%} of a core, and every run completed its polls on time (done vs due above) or",
+        f"is named here; {verdict} In the sync benchmark the emulator used",
+        f"{calls.emulator_core_share:.0%} of a core, and the client's CPU is measured in the client",
+        "process alone.",
+        "",
+    ]
+
+
+def plot(trig: TriggererResults, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = trig.counts
+    figure, (cpu_axis, lag_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"provider": ("this provider", "tab:orange"), "sdk": ("official SDK async", "tab:blue")}
+    for impl, (label, color) in styles.items():
+        runs = [trig.get(impl, n) for n in counts]
+        cpu_axis.plot(counts, [r.cpu_per_poll_us for r in runs], "o-", color=color, label=label)
+        lag_axis.plot(counts, [r.lag_p99_ms for r in runs], "o-", color=color, label=f"{label}, p99")
+        lag_axis.plot(
+            counts, [r.lag_p50_ms for r in runs], "o--", color=color, alpha=0.6, label=f"{label}, p50"
+        )
+    cpu_axis.set(xscale="log", xlabel="concurrent triggers (N)", ylabel="CPU per poll (µs)", ylim=(0, None))
+    cpu_axis.set_title("CPU per poll")
+    lag_axis.set(xscale="log", xlabel="concurrent triggers (N)", ylabel="event-loop lag (ms)", ylim=(0, None))
+    lag_axis.axhline(targets.SCALE_LAG_P99_MS, color="grey", linestyle=":", label="p99 target")
+    lag_axis.set_title("Event-loop lag")
+    for axis in (cpu_axis, lag_axis):
+        axis.set_xticks(counts, [str(n) for n in counts])
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(f"Triggerer: N triggers polling every {trig.runs[0].interval:.0f} s in one process")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,49 @@
+"""The baseline of the triggerer benchmark: the provider trigger's polling loop written
+with Alibaba's official SDK and its async client (``get_job_instance_with_options_async``),
+as a SchedulerX trigger built on the SDK would be."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
+from benchmarks import clients
+
+
+class OfficialSdkJobInstanceTrigger(BaseTrigger):
+    def __init__(self, url: str, job_id: int, job_instance_id: int, *, poll_interval: float) -> None:
+        super().__init__()
+        self.url = url
+        self.job_id = job_id
+        self.job_instance_id = job_instance_id
+        self.poll_interval = poll_interval
+        self.polls = 0
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "url": self.url,
+                "job_id": self.job_id,
+                "job_instance_id": self.job_instance_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
+        get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)
+        while True:
+            self.polls += 1
+            response = await get_job_instance()
+            detail = response.body.data.job_instance_detail
+            status = InstanceStatus(detail.status)
+            if status in SUCCESS_STATUSES or status in FAILURE_STATUSES:
+                yield TriggerEvent({"status": status.label, "instance": detail.to_map()})
+                return
+            self.log.info("%s is %s", what, status.label)
+            await asyncio.sleep(self.poll_interval)

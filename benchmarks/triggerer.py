@@ -1,0 +1,167 @@
+"""Benchmark 3, triggerer scale: for each N, the provider's trigger and the official-SDK
+baseline each run N triggers in a fresh process (``triggerer_child``) against the same
+emulator processes, whose CPU and accepted connections are taken over the same window."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import clients
+from benchmarks.emulators import BENCH_JOB_ID, EmulatorFleet, FleetMeter, FleetUsage
+from benchmarks.environment import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    GROUP_ID,
+    NAMESPACE,
+    PYTHON,
+    REGION_ID,
+    REPO,
+    child_env,
+)
+
+IMPLEMENTATIONS = ("provider", "sdk")
+
+
+@dataclass(frozen=True)
+class TriggererRun:
+    """One implementation at one N: the child's own figures and the emulators' side."""
+
+    impl: str
+    count: int
+    interval: float
+    child: dict[str, Any]
+    emulators: FleetUsage
+
+    @property
+    def polls_per_second(self) -> float:
+        return self.child["polls"] / self.child["wall_seconds"]
+
+    @property
+    def expected_polls_per_second(self) -> float:
+        return self.count / self.interval
+
+    @property
+    def core_share(self) -> float:
+        """The process's CPU over the window, as a share of one core."""
+        return self.child["cpu_seconds"] / self.child["wall_seconds"]
+
+    @property
+    def cpu_per_poll_us(self) -> float:
+        """CPU per poll above what the process burns idle (its loop-lag probe)."""
+        busy = self.child["cpu_seconds"] - self.child["idle_core_share"] * self.child["wall_seconds"]
+        return busy / self.child["polls"] * 1e6 if self.child["polls"] else float("nan")
+
+    @property
+    def memory_per_trigger_kib(self) -> float:
+        return (self.child["rss_after"] - self.child["rss_before"]) / self.count / 1024
+
+    @property
+    def lag_p50_ms(self) -> float:
+        return float(self.child["lag_p50_ms"])
+
+    @property
+    def lag_p99_ms(self) -> float:
+        return float(self.child["lag_p99_ms"])
+
+
+@dataclass(frozen=True)
+class TriggererResults:
+    runs: list[TriggererRun]
+    emulator_processes: int
+    window_seconds: float
+
+    def get(self, impl: str, count: int) -> TriggererRun:
+        return next(run for run in self.runs if run.impl == impl and run.count == count)
+
+    @property
+    def counts(self) -> list[int]:
+        return sorted({run.count for run in self.runs})
+
+
+def run(counts: list[int], interval: float, window: float, emulators: int) -> TriggererResults:
+    with EmulatorFleet(emulators) as fleet:
+        conn_ids = [f"schedulerx_bench_{index}" for index in range(emulators)]
+        per_emulator = -(-max(counts) // emulators)
+        with ThreadPoolExecutor(emulators) as pool:
+            instance_ids = list(
+                pool.map(lambda url: clients.start_instances([url], per_emulator)[0], fleet.urls)
+            )
+        plan = {
+            "job_id": BENCH_JOB_ID,
+            "urls": dict(zip(conn_ids, fleet.urls)),
+            "assignments": [
+                [conn_ids[index % emulators], instance_ids[index % emulators][index // emulators]]
+                for index in range(max(counts))
+            ],
+        }
+        env = {
+            f"AIRFLOW_CONN_{conn_id.upper()}": _connection_json(url)
+            for conn_id, url in zip(conn_ids, fleet.urls)
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+            json.dump(plan, file)
+        plan_file = Path(file.name)
+        try:
+            runs = [
+                _run_child(fleet, plan_file, impl, count, interval, window, env)
+                for count in counts
+                for impl in IMPLEMENTATIONS
+            ]
+        finally:
+            plan_file.unlink(missing_ok=True)
+    return TriggererResults(runs=runs, emulator_processes=emulators, window_seconds=window)
+
+
+def _connection_json(url: str) -> str:
+    return json.dumps(
+        {
+            "conn_type": "schedulerx",
+            "login": ACCESS_KEY_ID,
+            "password": ACCESS_KEY_SECRET,
+            "host": url,
+            "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "region_id": REGION_ID},
+        }
+    )
+
+
+def _run_child(
+    fleet: EmulatorFleet,
+    plan_file: Path,
+    impl: str,
+    count: int,
+    interval: float,
+    window: float,
+    env: dict[str, str],
+) -> TriggererRun:
+    command = [
+        PYTHON,
+        "-m",
+        "benchmarks.triggerer_child",
+        f"--impl={impl}",
+        f"--count={count}",
+        f"--interval={interval}",
+        f"--window={window}",
+        f"--plan={plan_file}",
+    ]
+    meter = FleetMeter(fleet)
+    usage: FleetUsage | None = None
+    with subprocess.Popen(
+        command, cwd=REPO, env=child_env(**env), stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line == "window-start\n":
+                meter.start()
+            elif line == "window-end\n":
+                usage = meter.stop()
+            elif line.startswith("{"):
+                child = json.loads(line)
+        if process.wait() != 0 or usage is None:
+            raise RuntimeError(f"{' '.join(command)} failed (exit {process.returncode})")
+    return TriggererRun(impl=impl, count=count, interval=interval, child=child, emulators=usage)

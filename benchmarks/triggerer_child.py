@@ -1,0 +1,185 @@
+"""N triggers polling in one event loop, as in a triggerer process; prints its
+measurements as JSON.
+
+Control lines go to the original stdout (``ready``, ``window-start``, ``window-end``, then
+the JSON); the triggers' own log lines are formatted as usual and written to /dev/null.
+
+    python -m benchmarks.triggerer_child --impl provider --count 1000 --plan plan.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import psutil
+
+from benchmarks.stats import percentile
+
+LAG_SAMPLE_SECONDS = 0.02
+IDLE_SECONDS = 2.0
+
+
+def _control_channel() -> IO[str]:
+    """Keep stdout for control lines and send everything else written there to /dev/null."""
+    control = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return control
+
+
+@dataclass
+class LoopLag:
+    """How late the event loop wakes a sleeper, sampled every ``LAG_SAMPLE_SECONDS``."""
+
+    samples: list[float] = field(default_factory=list)
+
+    async def watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(LAG_SAMPLE_SECONDS)
+            self.samples.append(loop.time() - started - LAG_SAMPLE_SECONDS)
+
+
+def _provider_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any], Any]:
+    from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+
+    clients: list[Any] = []
+
+    class CountedTrigger(SchedulerXJobInstanceTrigger):
+        """The provider's trigger, unchanged, with its client kept for its call count."""
+
+        async def _client(self) -> Any:
+            client = await super()._client()
+            clients.append(client)
+            return client
+
+    triggers = [
+        CountedTrigger(plan["job_id"], instance_id, schedulerx_conn_id=conn_id, poll_interval=interval)
+        for conn_id, instance_id in plan["assignments"]
+    ]
+    return triggers, lambda: sum(client.stats.calls for client in clients)
+
+
+def _sdk_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any], Any]:
+    from benchmarks.sdk_trigger import OfficialSdkJobInstanceTrigger
+
+    urls = plan["urls"]
+    triggers = [
+        OfficialSdkJobInstanceTrigger(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
+        for conn_id, instance_id in plan["assignments"]
+    ]
+    return triggers, lambda: sum(trigger.polls for trigger in triggers)
+
+
+async def _drive(trigger: Any, delay: float, events: list[Any]) -> None:
+    await asyncio.sleep(delay)
+    async for event in trigger.run():
+        events.append(event.payload)
+
+
+def _open_connections(ports: set[int]) -> int:
+    return sum(
+        1
+        for conn in psutil.Process().net_connections(kind="tcp")
+        if conn.status == psutil.CONN_ESTABLISHED and conn.raddr and conn.raddr.port in ports
+    )
+
+
+async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[str]) -> dict[str, Any]:
+    plan["assignments"] = plan["assignments"][: args.count]
+    make = _provider_triggers if args.impl == "provider" else _sdk_triggers
+    triggers, polls_so_far = make(plan, args.interval)
+    process = psutil.Process()
+    ports = {int(url.rsplit(":", 1)[1]) for url in plan["urls"].values()}
+
+    lag = LoopLag()
+    watcher = asyncio.create_task(lag.watch())
+    # A first trigger, polled once and dropped, so that every lazy import is done before
+    # the memory and idle CPU are taken.
+    warm, _ = make({**plan, "assignments": plan["assignments"][:1]}, args.interval)
+    warm_task = asyncio.create_task(_drive(warm[0], 0, []))
+    await asyncio.sleep(1.0)
+    warm_task.cancel()
+    gc.collect()
+    idle_cpu, idle_wall = time.process_time(), time.perf_counter()
+    await asyncio.sleep(IDLE_SECONDS)
+    idle_rate = (time.process_time() - idle_cpu) / (time.perf_counter() - idle_wall)
+    rss_before = process.memory_info().rss
+
+    # Triggers deferred over one poll interval, as tasks defer at different moments.
+    events: list[Any] = []
+    tasks = [
+        asyncio.create_task(_drive(trigger, args.interval * index / len(triggers), events))
+        for index, trigger in enumerate(triggers)
+    ]
+    await asyncio.sleep(args.interval + 1.0)
+    rss_after = process.memory_info().rss
+
+    control.write("window-start\n")
+    lag.samples.clear()
+    polls, cpu, wall = polls_so_far(), time.process_time(), time.perf_counter()
+    await asyncio.sleep(args.window)
+    polls, cpu, wall = polls_so_far() - polls, time.process_time() - cpu, time.perf_counter() - wall
+    lag_samples = list(lag.samples)
+    control.write("window-end\n")
+    open_connections = _open_connections(ports)
+
+    for task in [*tasks, watcher]:
+        task.cancel()
+    await asyncio.gather(*tasks, watcher, return_exceptions=True)
+    failures = [task.exception() for task in tasks if not task.cancelled() and task.exception()]
+    await _close_shared_session(args.impl)
+    return {
+        "impl": args.impl,
+        "count": len(triggers),
+        "interval": args.interval,
+        "polls": polls,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "idle_core_share": idle_rate,
+        "lag_samples": len(lag_samples),
+        "lag_p50_ms": percentile(lag_samples, 0.50) * 1000,
+        "lag_p99_ms": percentile(lag_samples, 0.99) * 1000,
+        "lag_max_ms": max(lag_samples, default=float("nan")) * 1000,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "open_connections": open_connections,
+        "ended_early": len(events) + len(failures),
+        "first_failure": repr(failures[0]) if failures else (events[0] if events else None),
+    }
+
+
+async def _close_shared_session(impl: str) -> None:
+    if impl == "provider":
+        from airflow_provider_schedulerx.client import close_shared_session
+
+        await close_shared_session()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--impl", choices=["provider", "sdk"], required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--interval", type=float, required=True)
+    parser.add_argument("--window", type=float, required=True)
+    parser.add_argument("--plan", required=True, help="JSON: urls, job_id, assignments")
+    args = parser.parse_args()
+    with open(args.plan, encoding="utf-8") as file:
+        plan = json.load(file)
+    control = _control_channel()
+    result = asyncio.run(measure(args, plan, control))
+    control.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
