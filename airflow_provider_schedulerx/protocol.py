@@ -120,11 +120,11 @@ def prepare_request(
     }
     if security_token:
         signed["x-acs-security-token"] = security_token
-    signed["authorization"] = signing.sign_v3(
-        method, "/", params, signed, signing.EMPTY_PAYLOAD_SHA256, access_key_id, access_key_secret
+    query_string = signing.canonical_query(params)
+    signed["authorization"] = signing.sign_v3_canonical(
+        method, "/", query_string, signed, signing.EMPTY_PAYLOAD_SHA256, access_key_id, access_key_secret
     )
     headers.update(signed)
-    query_string = signing.canonical_query(params)
     url = f"{endpoint}/?{query_string}" if query_string else f"{endpoint}/"
     return PreparedRequest(method, url, headers)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ __all__ = [
     "sha256_hex",
     "sign_v1",
     "sign_v3",
+    "sign_v3_canonical",
     "v1_string_to_sign",
     "v3_authorization",
     "v3_canonical_request",
@@ -36,19 +38,22 @@ EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b
 # RFC 3986 unreserved characters stay as they are; everything else, '/' included, is
 # percent-encoded in UTF-8 with upper-case hex ('*' -> %2A, ' ' -> %20, '~' kept).
 _UNRESERVED = "-_.~"
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def percent_encode(value: str) -> str:
     """Encode one query key or value the way Alibaba Cloud's signatures expect."""
+    if _NOTHING_TO_ENCODE.fullmatch(value):  # most names, ids and dates
+        return value
     return quote(value, safe=_UNRESERVED)
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
     """The canonical query string: keys sorted, keys and values encoded, ``k=v`` joined by
     ``&``; an empty value is written ``k=``."""
-    return "&".join(f"{percent_encode(key)}={percent_encode(params[key])}" for key in sorted(params))
+    return "&".join([f"{percent_encode(key)}={percent_encode(params[key])}" for key in sorted(params)])
 
 
 def sha256_hex(data: bytes) -> str:
@@ -59,15 +64,27 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _signable_headers(headers: Headers) -> dict[str, str]:
-    """Lower-cased ``host``, ``content-type`` and ``x-acs-*`` headers; values of one name
-    are trimmed, sorted and joined with ``,``."""
+    """Lower-cased ``host``, ``content-type`` and ``x-acs-*`` headers, sorted by name; values
+    of one name are trimmed, sorted and joined with ``,``."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     grouped: dict[str, list[str]] = {}
     for name, value in items:
         lowered = name.lower()
         if lowered == "host" or lowered == "content-type" or lowered.startswith("x-acs-"):
             grouped.setdefault(lowered, []).append(str(value).strip())
-    return {name: ",".join(sorted(values)) for name, values in sorted(grouped.items())}
+    return {
+        name: values[0] if len(values) == 1 else ",".join(sorted(values))
+        for name, values in sorted(grouped.items())
+    }
+
+
+def _v3_canonical_request(
+    method: str, path: str, query: str, signable: Mapping[str, str], payload_sha256: str
+) -> str:
+    canonical_headers = "".join([f"{name}:{value}\n" for name, value in signable.items()])
+    return "\n".join(
+        (method.upper(), path or "/", query, canonical_headers, ";".join(signable), payload_sha256)
+    )
 
 
 def v3_signed_headers(headers: Headers) -> str:
@@ -85,24 +102,15 @@ def v3_canonical_request(
 ) -> str:
     """The V3 canonical request:
     ``METHOD\\nPATH\\nQUERY\\nNAME:VALUE\\n...\\nSIGNED_HEADERS\\nPAYLOAD_SHA256``."""
-    signable = _signable_headers(headers)
-    canonical_headers = "".join(f"{name}:{value}\n" for name, value in signable.items())
-    return "\n".join(
-        (
-            method.upper(),
-            path or "/",
-            canonical_query(params),
-            canonical_headers,
-            ";".join(signable),
-            payload_sha256,
-        )
+    return _v3_canonical_request(
+        method, path, canonical_query(params), _signable_headers(headers), payload_sha256
     )
 
 
 def v3_authorization(access_key_id: str, signed_headers: str, canonical_request: str, secret: str) -> str:
     """The ``Authorization`` header value for a canonical request."""
     string_to_sign = f"{V3_ALGORITHM}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-    signature = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.digest(secret.encode(), string_to_sign.encode(), "sha256").hex()
     return f"{V3_ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
 
 
@@ -121,8 +129,25 @@ def sign_v3(
     ``x-acs-version``, ``x-acs-date``, ``x-acs-signature-nonce``,
     ``x-acs-content-sha256`` and, with an STS token, ``x-acs-security-token``).
     """
-    canonical_request = v3_canonical_request(method, path, params, headers, payload_sha256)
-    return v3_authorization(access_key_id, v3_signed_headers(headers), canonical_request, secret)
+    return sign_v3_canonical(
+        method, path, canonical_query(params), headers, payload_sha256, access_key_id, secret
+    )
+
+
+def sign_v3_canonical(
+    method: str,
+    path: str,
+    query: str,
+    headers: Headers,
+    payload_sha256: str,
+    access_key_id: str,
+    secret: str,
+) -> str:
+    """:func:`sign_v3` of a query already in canonical form (:func:`canonical_query`), for
+    a caller that puts the same string in its URL."""
+    signable = _signable_headers(headers)
+    canonical_request = _v3_canonical_request(method, path, query, signable, payload_sha256)
+    return v3_authorization(access_key_id, ";".join(signable), canonical_request, secret)
 
 
 def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
@@ -136,7 +161,5 @@ def sign_v1(method: str, params: Mapping[str, str], secret: str) -> str:
     ``params`` are all query parameters but ``Signature`` itself: ``AccessKeyId``,
     ``SignatureNonce``, ``Timestamp``, ``SecurityToken`` and the rest are all signed.
     """
-    digest = hmac.new(
-        f"{secret}&".encode(), v1_string_to_sign(method, params).encode(), hashlib.sha1
-    ).digest()
+    digest = hmac.digest(f"{secret}&".encode(), v1_string_to_sign(method, params).encode(), "sha1")
     return base64.b64encode(digest).decode()
