@@ -286,7 +286,7 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
             rows,
         ),
         "",
-        "Signing alone, µs per signature of the same request (best of 5 x 5000):",
+        "Signing alone, µs per signature of the same request (best of 15 turns of 1000):",
         "",
         *_table(
             ("scheme", "provider", "official SDK", "ratio"),
