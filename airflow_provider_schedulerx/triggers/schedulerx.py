@@ -14,6 +14,11 @@ from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSE
 
 __all__ = ["SchedulerXJobInstanceTrigger"]
 
+#: While the status stays the same, it is logged again after this many seconds, not on
+#: every poll: thousands of waiting triggers would otherwise write hundreds of identical
+#: lines a second between them.
+STILL_WAITING_LOG_SECONDS = 60.0
+
 
 class SchedulerXJobInstanceTrigger(BaseTrigger):
     """Polls ``GetJobInstance`` until the instance reaches a success or failure status, or
@@ -23,6 +28,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     is read without blocking the event loop. Transient errors (throttling, 5xx, dropped
     connections) are retried by the client and then ridden out here, up to
     ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
+    The status is logged when it changes, and once a minute while it stays the same.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
     "instance": <dict or None>, "message"}``.
@@ -114,6 +120,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
             yield self._event("error", f"{what}: {error}")
             return
         errors = 0
+        instance = None
+        logged_status, logged_at = None, 0.0
         while True:
             try:
                 instance = await client.get_job_instance(self.job_id, self.job_instance_id)
@@ -135,7 +143,10 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                         instance.to_dict(),
                     )
                     return
-                self.log.info("%s is %s", what, instance.status.label)
+                now = time.monotonic()
+                if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
+                    self.log.info("%s is %s", what, instance.status.label)
+                    logged_status, logged_at = instance.status, now
             wait = self.poll_interval
             if self.deadline is not None:
                 remaining = self.deadline - time.time()
@@ -143,10 +154,14 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                     yield self._event(
                         "timeout",
                         f"{what} did not finish before the deadline",
-                        None if errors else instance.to_dict(),
+                        None if errors or instance is None else instance.to_dict(),
                     )
                     return
                 wait = min(wait, remaining)
+            # Keep nothing of this poll through the sleep: thousands of replies held for an
+            # interval each would be promoted to the oldest GC generation, and lengthen
+            # every full collection of the triggerer.
+            instance = None
             await asyncio.sleep(wait)
 
     async def on_kill(self) -> None:
