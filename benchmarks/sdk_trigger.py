@@ -5,12 +5,14 @@ as a SchedulerX trigger built on the SDK would be."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
+from airflow_provider_schedulerx.triggers.schedulerx import STILL_WAITING_LOG_SECONDS
 from benchmarks import clients
 
 
@@ -37,6 +39,7 @@ class OfficialSdkJobInstanceTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
         get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)
+        logged_status, logged_at = None, 0.0
         while True:
             self.polls += 1
             response = await get_job_instance()
@@ -45,5 +48,10 @@ class OfficialSdkJobInstanceTrigger(BaseTrigger):
             if status in SUCCESS_STATUSES or status in FAILURE_STATUSES:
                 yield TriggerEvent({"status": status.label, "instance": detail.to_map()})
                 return
-            self.log.info("%s is %s", what, status.label)
+            # The provider's logging policy, so that only the clients differ.
+            now = time.monotonic()
+            if status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
+                self.log.info("%s is %s", what, status.label)
+                logged_status, logged_at = status, now
+            response = detail = None
             await asyncio.sleep(self.poll_interval)

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,6 +38,39 @@ def _control_channel() -> IO[str]:
 
 
 @dataclass
+class GarbageCollections:
+    """Collections of the oldest generation while watched, and how long each took."""
+
+    full: list[float] = field(default_factory=list)
+    young: int = 0
+    _started: float = 0.0
+
+    def watch(self) -> None:
+        gc.callbacks.append(self._on_collection)
+
+    def clear(self) -> None:
+        self.full.clear()
+        self.young = 0
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.full.append(time.perf_counter() - self._started)
+        else:
+            self.young += 1
+
+
+@dataclass
+class Fleet:
+    """The triggers of one run and their counters."""
+
+    triggers: list[Any]
+    polls: Callable[[], int]
+    started: Callable[[], int]
+
+
+@dataclass
 class LoopLag:
     """How late the event loop wakes a sleeper, sampled every ``LAG_SAMPLE_SECONDS``."""
 
@@ -50,7 +84,7 @@ class LoopLag:
             self.samples.append(loop.time() - started - LAG_SAMPLE_SECONDS)
 
 
-def _provider_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any], Any]:
+def _provider_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 
     clients: list[Any] = []
@@ -67,10 +101,10 @@ def _provider_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any]
         CountedTrigger(plan["job_id"], instance_id, schedulerx_conn_id=conn_id, poll_interval=interval)
         for conn_id, instance_id in plan["assignments"]
     ]
-    return triggers, lambda: sum(client.stats.calls for client in clients)
+    return Fleet(triggers, lambda: sum(client.stats.calls for client in clients), lambda: len(clients))
 
 
-def _sdk_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any], Any]:
+def _sdk_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     from benchmarks.sdk_trigger import OfficialSdkJobInstanceTrigger
 
     urls = plan["urls"]
@@ -78,7 +112,11 @@ def _sdk_triggers(plan: dict[str, Any], interval: float) -> tuple[list[Any], Any
         OfficialSdkJobInstanceTrigger(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
         for conn_id, instance_id in plan["assignments"]
     ]
-    return triggers, lambda: sum(trigger.polls for trigger in triggers)
+    return Fleet(
+        triggers,
+        lambda: sum(trigger.polls for trigger in triggers),
+        lambda: sum(1 for trigger in triggers if trigger.polls),
+    )
 
 
 async def _drive(trigger: Any, delay: float, events: list[Any]) -> None:
@@ -98,39 +136,49 @@ def _open_connections(ports: set[int]) -> int:
 async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[str]) -> dict[str, Any]:
     plan["assignments"] = plan["assignments"][: args.count]
     make = _provider_triggers if args.impl == "provider" else _sdk_triggers
-    triggers, polls_so_far = make(plan, args.interval)
+    fleet = make(plan, args.interval)
     process = psutil.Process()
     ports = {int(url.rsplit(":", 1)[1]) for url in plan["urls"].values()}
+    loop = asyncio.get_running_loop()
 
     lag = LoopLag()
     watcher = asyncio.create_task(lag.watch())
     # A first trigger, polled once and dropped, so that every lazy import is done before
     # the memory and idle CPU are taken.
-    warm, _ = make({**plan, "assignments": plan["assignments"][:1]}, args.interval)
-    warm_task = asyncio.create_task(_drive(warm[0], 0, []))
+    warm = make({**plan, "assignments": plan["assignments"][:1]}, args.interval)
+    warm_task = asyncio.create_task(_drive(warm.triggers[0], 0, []))
     await asyncio.sleep(1.0)
     warm_task.cancel()
     gc.collect()
     idle_cpu, idle_wall = time.process_time(), time.perf_counter()
     await asyncio.sleep(IDLE_SECONDS)
     idle_rate = (time.process_time() - idle_cpu) / (time.perf_counter() - idle_wall)
-    rss_before = process.memory_info().rss
+    rss_before, tracked_before = process.memory_info().rss, len(gc.get_objects())
 
-    # Triggers deferred over one poll interval, as tasks defer at different moments.
+    # Triggers deferred over one poll interval, as tasks defer at different moments; the
+    # window opens once every one of them polls.
     events: list[Any] = []
+    count = len(fleet.triggers)
     tasks = [
-        asyncio.create_task(_drive(trigger, args.interval * index / len(triggers), events))
-        for index, trigger in enumerate(triggers)
+        asyncio.create_task(_drive(trigger, args.interval * index / count, events))
+        for index, trigger in enumerate(fleet.triggers)
     ]
-    await asyncio.sleep(args.interval + 1.0)
-    rss_after = process.memory_info().rss
+    await asyncio.sleep(args.interval)
+    give_up = loop.time() + max(60.0, 3 * args.interval)
+    while fleet.started() < count and loop.time() < give_up:  # noqa: ASYNC110 - plain counters
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    rss_after, tracked_after = process.memory_info().rss, len(gc.get_objects())
 
+    collections = GarbageCollections()
+    collections.watch()
     control.write("window-start\n")
     lag.samples.clear()
-    polls, cpu, wall = polls_so_far(), time.process_time(), time.perf_counter()
+    polls, cpu, wall = fleet.polls(), time.process_time(), time.perf_counter()
     await asyncio.sleep(args.window)
-    polls, cpu, wall = polls_so_far() - polls, time.process_time() - cpu, time.perf_counter() - wall
+    polls, cpu, wall = fleet.polls() - polls, time.process_time() - cpu, time.perf_counter() - wall
     lag_samples = list(lag.samples)
+    gc.callbacks.clear()
     control.write("window-end\n")
     open_connections = _open_connections(ports)
 
@@ -141,7 +189,8 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     await _close_shared_session(args.impl)
     return {
         "impl": args.impl,
-        "count": len(triggers),
+        "count": count,
+        "started": fleet.started(),
         "interval": args.interval,
         "polls": polls,
         "wall_seconds": wall,
@@ -153,6 +202,10 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
         "lag_max_ms": max(lag_samples, default=float("nan")) * 1000,
         "rss_before": rss_before,
         "rss_after": rss_after,
+        "tracked_objects_per_trigger": (tracked_after - tracked_before) / count,
+        "full_collections": len(collections.full),
+        "longest_full_collection_ms": max(collections.full, default=0.0) * 1000,
+        "young_collections": collections.young,
         "open_connections": open_connections,
         "ended_early": len(events) + len(failures),
         "first_failure": repr(failures[0]) if failures else (events[0] if events else None),
