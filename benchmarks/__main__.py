@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--calls-per-round", type=int, default=300)
     parser.add_argument("--counts", default="100,1000,5000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval of the triggers (s)")
-    parser.add_argument("--window", type=float, default=15.0, help="measured seconds per triggerer run")
+    parser.add_argument("--window", type=float, default=10.0, help="measured seconds per triggerer run")
     parser.add_argument("--emulators", type=int, default=2, help="emulator processes for the triggers")
     parser.add_argument("--quick", action="store_true", help="fewer runs and shorter windows: a smoke test")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")

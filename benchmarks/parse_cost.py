@@ -24,6 +24,7 @@ class ParseCost:
     candidate: str
     runs: int
     import_ms: float
+    import_cpu_ms: float
     #: The first module alone: for SchedulerX, the sensor without the operators.
     first_module_import_ms: float
     construct_ms_per_task: float
@@ -61,6 +62,7 @@ def run(runs: int) -> ParseCostResults:
             candidate=name,
             runs=len(runs_of_one),
             import_ms=median([s["import_ms"] for s in runs_of_one]),
+            import_cpu_ms=median([s["import_cpu_ms"] for s in runs_of_one]),
             first_module_import_ms=median([s["first_module_import_ms"] for s in runs_of_one]),
             construct_ms_per_task=median([s["construct_ms_per_task"] for s in runs_of_one]),
             floor_construct_ms_per_task=median([s["floor_construct_ms_per_task"] for s in runs_of_one]),

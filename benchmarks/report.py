@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,11 @@ def _scale_run(trig: TriggererResults) -> TriggererRun | None:
     return run if run.interval == targets.SCALE_INTERVAL else None
 
 
+def _prose(text: str) -> list[str]:
+    """A paragraph, wrapped, and the blank line after it."""
+    return [*textwrap.wrap(text, width=92, break_on_hyphens=False), ""]
+
+
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -160,13 +166,15 @@ def render(results: Results, plot_name: str) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "What the provider costs the people who run it, each figure next to a baseline measured",
-        "side by side in the same run. Ratios are what count: absolute times depend on the",
-        "machine and on what else it was doing.",
-        "",
-        f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file and",
-        f"`docs/{plot_name}`.",
-        "",
+        *_prose(
+            "What the provider costs the people who run it, each figure next to a baseline measured "
+            "side by side in the same run. Ratios are what count: absolute times depend on the "
+            "machine and on what else it was doing."
+        ),
+        *_prose(
+            f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file and "
+            f"`docs/{plot_name}`."
+        ),
         "## Where it ran",
         "",
         f"- {m.started}, revision {m.revision}",
@@ -197,10 +205,11 @@ def render(results: Results, plot_name: str) -> str:
 def _parse_section(parse: ParseCostResults) -> list[str]:
     base = parse["schedulerx"]
     rows = [
-        ("SchedulerX sensor", f"{base.first_module_import_ms:.1f}", "", "", ""),
+        ("SchedulerX sensor", f"{base.first_module_import_ms:.1f}", "", "", "", ""),
         (
             "SchedulerX sensor + operators",
             f"{base.import_ms:.1f}",
+            f"{base.import_cpu_ms:.1f}",
             f"{base.construct_ms_per_task * 1000:.0f}",
             f"{base.floor_construct_ms_per_task * 1000:.0f}",
             ", ".join(base.http_libraries) or "neither",
@@ -212,6 +221,7 @@ def _parse_section(parse: ParseCostResults) -> list[str]:
             (
                 label,
                 f"{cost.import_ms:.1f}",
+                f"{cost.import_cpu_ms:.1f}",
                 f"{cost.construct_ms_per_task * 1000:.0f}",
                 f"{cost.floor_construct_ms_per_task * 1000:.0f}",
                 ", ".join(cost.http_libraries) or "neither",
@@ -223,17 +233,20 @@ def _parse_section(parse: ParseCostResults) -> list[str]:
     return [
         "## 1. DAG-parse cost",
         "",
-        f"Each candidate in {base.runs} fresh interpreters, taking turns; medians. Each run imports",
-        "`airflow.sdk` first (every DAG file pays that anyway, "
-        f"{base.sdk_import_ms / 1000:.1f} s here), then times the candidate's modules, then",
-        "builds a DAG of 100 of its tasks (SchedulerX: 50 `SchedulerXExecuteJobOperator` and 50",
-        "`SchedulerXJobInstanceSensor`; the others: their sensor; all deferrable), then, as the",
-        "floor, a DAG of 100 `EmptyOperator`s in the same interpreter.",
-        "",
+        *_prose(
+            f"Each candidate in {base.runs} fresh interpreters, taking turns; medians. Each run imports "
+            "`airflow.sdk` first (every DAG file pays that anyway: "
+            f"{base.sdk_import_ms / 1000:.1f} s here), then times the candidate's modules, then "
+            "builds a DAG of 100 of its tasks (SchedulerX: 50 `SchedulerXExecuteJobOperator` and 50 "
+            "`SchedulerXJobInstanceSensor`; the others: their sensor; all deferrable), then, as the "
+            "floor, a DAG of 100 `EmptyOperator`s in the same interpreter. Bytecode is cached, as "
+            "for any installed package."
+        ),
         *_table(
             (
                 "candidate",
                 "import added (ms)",
+                "of which CPU (ms)",
                 "construction per task (µs)",
                 "EmptyOperator per task, same runs (µs)",
                 "HTTP libraries imported",
@@ -241,8 +254,7 @@ def _parse_section(parse: ParseCostResults) -> list[str]:
             rows,
         ),
         "",
-        f"The provider's modules by their own import time (ms, one `-X importtime` run): {modules}.",
-        "",
+        *_prose(f"The provider's modules by their own import time (ms, one `-X importtime` run): {modules}."),
     ]
 
 
@@ -266,12 +278,13 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
     return [
         "## 2. Cost per API call (sync)",
         "",
-        f"`GetJobInstance` of one running instance, {calls.rounds} rounds of {calls.calls_per_round}",
-        "calls per client, the clients taking turns against one emulator process over keep-alive",
-        "HTTP; medians of the rounds. CPU is the calling process's own (user + system), so the",
-        "emulator's work is not in it. The provider returns a parsed `JobInstance` (pendulum",
-        "times), the SDK its response model.",
-        "",
+        *_prose(
+            f"`GetJobInstance` of one running instance, {calls.rounds} rounds of {calls.calls_per_round} "
+            "calls per client, the clients taking turns against one emulator process over keep-alive "
+            "HTTP; medians of the rounds. CPU is the calling process's own (user + system), so the "
+            "emulator's work is not in it. The provider returns a parsed `JobInstance` (pendulum "
+            "times), the SDK its response model."
+        ),
         *_table(
             (
                 "signature",
@@ -286,8 +299,7 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
             rows,
         ),
         "",
-        "Signing alone, µs per signature of the same request (best of 15 turns of 1000):",
-        "",
+        *_prose("Signing alone, CPU µs per signature of the same request (best of 15 turns of 1000):"),
         *_table(
             ("scheme", "provider", "official SDK", "ratio"),
             [
@@ -301,9 +313,10 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
             ],
         ),
         "",
-        "A whole signed request (timestamp, nonce, headers, URL):",
-        f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1).",
-        "",
+        *_prose(
+            "A whole signed request of the provider (timestamp, nonce, headers, URL): "
+            f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1)."
+        ),
     ]
 
 
@@ -315,30 +328,38 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             rows.append(
                 (
                     f"{count}",
-                    "provider" if run.impl == "provider" else "official SDK",
+                    _client_name(run),
                     f"{run.polls_per_second:.1f} / {run.expected_polls_per_second:.0f}",
                     f"{run.cpu_per_poll_us:.0f}",
                     _x(ratio(run.cpu_per_poll_us, sdk.cpu_per_poll_us)) if run is provider else "",
                     f"{run.core_share:.1%}",
                     f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
                     f"{run.memory_per_trigger_kib:.1f}",
+                    f"{run.child['full_collections']} ({run.child['longest_full_collection_ms']:.0f})",
                     f"{run.child['open_connections']}",
                     f"{run.emulators.connections_accepted}",
+                    f"{run.emulators.busiest_core_share:.0%}",
                 )
             )
     interval = trig.runs[0].interval
     return [
         "## 3. Triggerer scale",
         "",
-        "N triggers in one fresh process and one event loop, each polling its own running",
-        f"instance every {interval:.0f} s, spread over the first interval as tasks defer at",
-        f"different moments; then {trig.window_seconds:.0f} s measured. The baseline is the",
-        "same trigger loop written with the official SDK's async client",
-        "(`get_job_instance_with_options_async`, `benchmarks/sdk_trigger.py`); both log the",
-        "same line per poll. CPU per poll leaves out what the process burns idle (its loop-lag",
-        "probe, measured just before); the CPU share is everything. Loop lag: how late a 20 ms",
-        "sleep wakes. Memory: growth of the resident set per trigger.",
-        "",
+        *_prose(
+            "N triggers in one fresh process and one event loop, each polling its own running "
+            f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
+            "different moments; the window opens once every trigger has polled, and lasts "
+            f"{trig.window_seconds:.0f} s. The baseline is the same trigger loop written with the "
+            "official SDK's async client (`get_job_instance_with_options_async`, "
+            "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute."
+        ),
+        *_prose(
+            "CPU per poll leaves out what the process burns idle (its loop-lag probe, measured just "
+            "before); the CPU share is everything. Loop lag: how late a 20 ms sleep wakes. Memory: "
+            "growth of the resident set per trigger. Full GCs: collections of the oldest generation "
+            "during the window; each stops the loop for as long as it takes to walk every object of "
+            "the process (Airflow's own are most of them), which is where the worst lags come from."
+        ),
         *_table(
             (
                 "N",
@@ -349,8 +370,10 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
                 "CPU (share of a core)",
                 "loop lag p50 / p99 (ms)",
                 "memory per trigger (KiB)",
+                "full GCs in the window (longest, ms)",
                 "connections open",
                 "connections opened in the window",
+                "busiest emulator's CPU",
             ),
             rows,
         ),
@@ -362,30 +385,43 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
 
 def _emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str]:
     busiest = max(run.emulators.busiest_core_share for run in trig.runs)
-    lagging = [
-        run
-        for run in trig.runs
-        if run.polls_per_second < 0.95 * run.expected_polls_per_second
-        or run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE
+    busy_emulator = [
+        run for run in trig.runs if run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE
     ]
-    verdict = (
-        "so none of the runs was limited by the emulator."
-        if not lagging
-        else "but these runs came close to the emulator's limit: "
-        + ", ".join(f"{run.impl} N={run.count}" for run in lagging)
-        + "."
-    )
-    return [
+    behind = [run for run in trig.runs if run.polls_per_second < 0.95 * run.expected_polls_per_second]
+    lines = [
         "## Was the emulator the bottleneck?",
         "",
-        f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers",
-        "spread evenly across them. Over each window the busiest emulator process used at most",
-        f"{busiest:.0%} of a core, and every run completed its polls on time (done vs due above) or",
-        f"is named here; {verdict} In the sync benchmark the emulator used",
-        f"{calls.emulator_core_share:.0%} of a core, and the client's CPU is measured in the client",
-        "process alone.",
-        "",
+        *_prose(
+            f"No run was limited by it{'' if not busy_emulator else ', except perhaps those named below'}. "
+            f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers spread "
+            "evenly across them, and each one's CPU was taken over the same window as the client's "
+            f"(last column above): the busiest used {busiest:.0%} of a core at most, against the "
+            f"{targets.EMULATOR_BUSY_SHARE:.0%} above which it could start to hold clients back. In the "
+            f"sync benchmark the emulator used {calls.emulator_core_share:.0%} of a core, and each "
+            "client's CPU is taken in the client's own process, so the emulator's speed does not enter it."
+        ),
     ]
+    for run in busy_emulator:
+        lines.append(
+            f"- {_client_name(run)}, N={run.count}: an emulator process used "
+            f"{run.emulators.busiest_core_share:.0%} of a core; treat this run's figures with care."
+        )
+    for run in behind:
+        if run in busy_emulator:
+            continue
+        lines.append(
+            f"- {_client_name(run)}, N={run.count} fell behind its polls "
+            f"({run.polls_per_second:.0f} of {run.expected_polls_per_second:.0f} a second) with its own "
+            f"process at {run.core_share:.0%} of a core and a p99 loop lag of {run.lag_p99_ms:.0f} ms, "
+            f"while the busiest emulator used {run.emulators.busiest_core_share:.0%}: the client "
+            "was the limit."
+        )
+    return [*lines, ""] if busy_emulator or behind else lines
+
+
+def _client_name(run: TriggererRun) -> str:
+    return "this provider" if run.impl == "provider" else "the official SDK"
 
 
 def plot(trig: TriggererResults, path: Path) -> None:
