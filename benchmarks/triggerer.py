@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from benchmarks.environment import (
 )
 
 IMPLEMENTATIONS = ("provider", "sdk")
+#: Beyond the run's own time: start-up, connection lookups, tear-down.
+CHILD_SPARE_SECONDS = 240.0
 
 
 @dataclass(frozen=True)
@@ -151,17 +154,24 @@ def _run_child(
     ]
     meter = FleetMeter(fleet)
     usage: FleetUsage | None = None
+    child: dict[str, Any] | None = None
     with subprocess.Popen(
         command, cwd=REPO, env=child_env(**env), stdout=subprocess.PIPE, text=True
     ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line == "window-start\n":
-                meter.start()
-            elif line == "window-end\n":
-                usage = meter.stop()
-            elif line.startswith("{"):
-                child = json.loads(line)
-        if process.wait() != 0 or usage is None:
+        # A run that hangs is ended, so that the suite always stops by itself.
+        watchdog = threading.Timer(3 * interval + window + CHILD_SPARE_SECONDS, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line == "window-start\n":
+                    meter.start()
+                elif line == "window-end\n":
+                    usage = meter.stop()
+                elif line.startswith("{"):
+                    child = json.loads(line)
+        finally:
+            watchdog.cancel()
+        if process.wait() != 0 or usage is None or child is None:
             raise RuntimeError(f"{' '.join(command)} failed (exit {process.returncode})")
     return TriggererRun(impl=impl, count=count, interval=interval, child=child, emulators=usage)

@@ -26,6 +26,7 @@ from benchmarks.stats import percentile
 
 LAG_SAMPLE_SECONDS = 0.02
 IDLE_SECONDS = 2.0
+TEAR_DOWN_SECONDS = 30.0
 
 
 def _control_channel() -> IO[str]:
@@ -133,7 +134,7 @@ def _open_connections(ports: set[int]) -> int:
     )
 
 
-async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[str]) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[str]) -> None:
     plan["assignments"] = plan["assignments"][: args.count]
     make = _provider_triggers if args.impl == "provider" else _sdk_triggers
     fleet = make(plan, args.interval)
@@ -182,12 +183,10 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     control.write("window-end\n")
     open_connections = _open_connections(ports)
 
-    for task in [*tasks, watcher]:
-        task.cancel()
-    await asyncio.gather(*tasks, watcher, return_exceptions=True)
-    failures = [task.exception() for task in tasks if not task.cancelled() and task.exception()]
-    await _close_shared_session(args.impl)
-    return {
+    failures = [
+        task.exception() for task in tasks if task.done() and not task.cancelled() and task.exception()
+    ]
+    result = {
         "impl": args.impl,
         "count": count,
         "started": fleet.started(),
@@ -210,6 +209,23 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
         "ended_early": len(events) + len(failures),
         "first_failure": repr(failures[0]) if failures else (events[0] if events else None),
     }
+    control.write(json.dumps(result) + "\n")
+    control.flush()
+    await _tear_down([*tasks, watcher], args.impl)
+
+
+async def _tear_down(tasks: list[asyncio.Task[Any]], impl: str) -> None:
+    """Cancel the triggers; one that does not stop is shown, and the process ends anyway
+    (its figures are out already)."""
+    for task in tasks:
+        task.cancel()
+    _, stuck = await asyncio.wait(tasks, timeout=TEAR_DOWN_SECONDS)
+    if stuck:
+        print(f"{len(stuck)} tasks did not stop when cancelled, the first one:", file=sys.stderr)
+        next(iter(stuck)).print_stack(file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(0)
+    await _close_shared_session(impl)
 
 
 async def _close_shared_session(impl: str) -> None:
@@ -229,9 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.plan, encoding="utf-8") as file:
         plan = json.load(file)
-    control = _control_channel()
-    result = asyncio.run(measure(args, plan, control))
-    control.write(json.dumps(result) + "\n")
+    asyncio.run(measure(args, plan, _control_channel()))
 
 
 if __name__ == "__main__":
