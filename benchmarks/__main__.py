@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval of the triggers (s)")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per triggerer run")
     parser.add_argument("--emulators", type=int, default=2, help="emulator processes for the triggers")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="triggerer runs per client and N, merged by median"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer runs and shorter windows: a smoke test")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "benchmarks.png")
@@ -39,8 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     parse = parse_cost.run(args.parse_runs)
     print(f"2/3 sync API calls: {args.call_rounds} rounds of {args.calls_per_round}", flush=True)
     calls = api_calls.run(args.call_rounds, args.calls_per_round)
-    print(f"3/3 triggerer: N = {counts}, {args.interval:g} s interval, {args.window:g} s window", flush=True)
-    trig = triggerer.run(counts, args.interval, args.window, args.emulators)
+    print(
+        f"3/3 triggerer: N = {counts}, {args.interval:g} s interval, {args.window:g} s window, "
+        f"{args.rounds} round(s)",
+        flush=True,
+    )
+    trig = triggerer.run(counts, args.interval, args.window, args.emulators, args.rounds)
     host.finish()
 
     results = report.Results(machine=host, command=command, parse=parse, calls=calls, triggerer=trig)

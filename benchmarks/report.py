@@ -133,7 +133,7 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
     rows.append(
         (
             "Triggerer: TCP connections opened during the windows",
-            f"{opened} for {polls} polls",
+            f"{opened} for {polls:.0f} polls",
             f"official SDK async {sdk_opened}",
             "",
             "pooled, not per poll",
@@ -335,8 +335,8 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
                     f"{run.core_share:.1%}",
                     f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
                     f"{run.memory_per_trigger_kib:.1f}",
-                    f"{run.child['full_collections']} ({run.child['longest_full_collection_ms']:.0f})",
-                    f"{run.child['open_connections']}",
+                    f"{run.child['full_collections']:.0f} ({run.child['longest_full_collection_ms']:.0f})",
+                    f"{run.child['open_connections']:.0f}",
                     f"{run.emulators.connections_accepted}",
                     f"{run.emulators.busiest_core_share:.0%}",
                 )
@@ -349,7 +349,13 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             "N triggers in one fresh process and one event loop, each polling its own running "
             f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
             "different moments; the window opens once every trigger has polled, and lasts "
-            f"{trig.window_seconds:.0f} s. The baseline is the same trigger loop written with the "
+            f"{trig.window_seconds:.0f} s"
+            + (
+                f"; {trig.rounds} runs of each client per N, taking turns (AB BA ...), medians"
+                if trig.rounds > 1
+                else ""
+            )
+            + ". The baseline is the same trigger loop written with the "
             "official SDK's async client (`get_job_instance_with_options_async`, "
             "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute."
         ),

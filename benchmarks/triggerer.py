@@ -25,6 +25,7 @@ from benchmarks.environment import (
     REPO,
     child_env,
 )
+from benchmarks.stats import median
 
 IMPLEMENTATIONS = ("provider", "sdk")
 #: Beyond the run's own time: start-up, connection lookups, tear-down.
@@ -78,6 +79,7 @@ class TriggererResults:
     runs: list[TriggererRun]
     emulator_processes: int
     window_seconds: float
+    rounds: int = 1
 
     def get(self, impl: str, count: int) -> TriggererRun:
         return next(run for run in self.runs if run.impl == impl and run.count == count)
@@ -87,7 +89,10 @@ class TriggererResults:
         return sorted({run.count for run in self.runs})
 
 
-def run(counts: list[int], interval: float, window: float, emulators: int) -> TriggererResults:
+def run(
+    counts: list[int], interval: float, window: float, emulators: int, rounds: int = 1
+) -> TriggererResults:
+    """Each N: ``rounds`` runs of each client, in the order AB BA AB..., merged by median."""
     with EmulatorFleet(emulators) as fleet:
         conn_ids = [f"schedulerx_bench_{index}" for index in range(emulators)]
         per_emulator = -(-max(counts) // emulators)
@@ -110,15 +115,37 @@ def run(counts: list[int], interval: float, window: float, emulators: int) -> Tr
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
             json.dump(plan, file)
         plan_file = Path(file.name)
+        runs = []
         try:
-            runs = [
-                _run_child(fleet, plan_file, impl, count, interval, window, env)
-                for count in counts
-                for impl in IMPLEMENTATIONS
-            ]
+            for count in counts:
+                samples: dict[str, list[TriggererRun]] = {impl: [] for impl in IMPLEMENTATIONS}
+                for round_ in range(rounds):
+                    order = IMPLEMENTATIONS if round_ % 2 == 0 else IMPLEMENTATIONS[::-1]
+                    for impl in order:
+                        samples[impl].append(_run_child(fleet, plan_file, impl, count, interval, window, env))
+                runs += [_merge(samples[impl]) for impl in IMPLEMENTATIONS]
         finally:
             plan_file.unlink(missing_ok=True)
-    return TriggererResults(runs=runs, emulator_processes=emulators, window_seconds=window)
+    return TriggererResults(runs=runs, emulator_processes=emulators, window_seconds=window, rounds=rounds)
+
+
+def _merge(runs: list[TriggererRun]) -> TriggererRun:
+    """One run's figures from several: medians of the child's numbers; the emulators'
+    work added up."""
+    first = runs[0]
+    child = dict(first.child)
+    for key, value in first.child.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            child[key] = median([run.child[key] for run in runs])
+    usages = [run.emulators for run in runs]
+    emulators = FleetUsage(
+        wall_seconds=sum(usage.wall_seconds for usage in usages),
+        cpu_seconds=[sum(cpu) for cpu in zip(*(usage.cpu_seconds for usage in usages))],
+        connections_accepted=sum(usage.connections_accepted for usage in usages),
+        connections_open=max(usage.connections_open for usage in usages),
+        get_job_instance_calls=sum(usage.get_job_instance_calls for usage in usages),
+    )
+    return TriggererRun(first.impl, first.count, first.interval, child, emulators)
 
 
 def _connection_json(url: str) -> str:
