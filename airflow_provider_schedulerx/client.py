@@ -362,6 +362,7 @@ class SchedulerXClient(_BaseClient):
         super().__init__(credentials, config, **kwargs)
         self._session = session
         self._session_lock = threading.Lock()
+        self._adapter: tuple[Any, dict[str, Any]] | None = None
 
     @property
     def session(self) -> requests.Session:
@@ -384,6 +385,7 @@ class SchedulerXClient(_BaseClient):
         if self._session is not None:
             self._session.close()
             self._session = None
+            self._adapter = None
 
     def __enter__(self) -> SchedulerXClient:
         return self
@@ -406,20 +408,33 @@ class SchedulerXClient(_BaseClient):
             except SchedulerXError as error:
                 time.sleep(self._after_failure(call, error, state))
 
+    def _transport(self) -> tuple[Any, dict[str, Any]]:
+        """The session's adapter for the endpoint, and the settings ``Session.request`` would
+        merge from the environment (proxies, CA bundle), worked out once per client: a
+        signed call is already a complete request, so it goes straight to the adapter."""
+        if self._adapter is None:
+            session = self.session
+            endpoint = self.config.endpoint + "/"
+            verify = None if self.config.verify_ssl else False
+            settings: dict[str, Any] = dict(
+                session.merge_environment_settings(endpoint, {}, False, verify, None)
+            )
+            settings["timeout"] = (self.config.connect_timeout, self.config.timeout)
+            self._adapter = (session.get_adapter(endpoint), settings)
+        return self._adapter
+
     def _send(self, request: PreparedRequest, action: str) -> dict[str, Any]:
         import requests
 
         self.stats.attempts += 1
+        adapter, settings = self._transport()
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url, prepared.body = request.method, request.url, request.body or None
+        prepared.headers = requests.structures.CaseInsensitiveDict(request.headers)
+        if prepared.body is not None:
+            prepared.headers["content-length"] = str(len(prepared.body))
         try:
-            response = self.session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body or None,
-                timeout=(self.config.connect_timeout, self.config.timeout),
-                # Per request: requests lets REQUESTS_CA_BUNDLE override a session's verify=False.
-                verify=self.config.verify_ssl,
-            )
+            response = adapter.send(prepared, **settings)
         except requests.RequestException as exc:
             raise _requests_error(exc, action, self.config.endpoint) from None
         return parse_reply(response.status_code, response.headers, response.content, action=action)
