@@ -216,7 +216,12 @@ def test_retry_reattaches_to_the_running_instance(
     assert task_states(dag_run) == {"run_job": "success"}
     assert try_numbers(dag_run) == {"run_job": 2}
     assert schedulerx_connection.stats.executions[105] == 1
-    assert "Reattaching to the instance an earlier try started" in printed(capfd)
+    # Still running when the second try starts, or (on a slow machine) already done.
+    output = printed(capfd)
+    assert (
+        "Reattaching to the instance an earlier try started" in output
+        or "An earlier try's instance already succeeded" in output
+    )
     assert xcom(dag_run, "run_job")["instance_id"] == the_instance(schedulerx_connection, 105).instance_id
     # Before Airflow 3.3 the instance is kept in a Variable, deleted once the task succeeded.
     assert task_state_variables() == {}
