@@ -100,14 +100,17 @@ def the_instance(emulator, job_id: int):
 
 @pytest.fixture
 def run_dag(airflow_db, schedulerx_connection):
-    def run(name: str, job_id: int, **overrides: Any) -> Any:
-        dag = load_dag(name)
-        for task_id, attributes in overrides.items():
-            for attribute, value in attributes.items():
-                setattr(dag.get_task(task_id), attribute, value)
-        return dag.test(run_conf={"job_id": job_id})
+    return run_example
 
-    return run
+
+def run_example(name: str, job_id: int, **overrides: Any) -> Any:
+    """Run an example DAG with ``dag.test()`` for ``job_id``, after setting the given
+    attributes of its tasks (``run_job={"poll_interval": 0.1}``)."""
+    dag = load_dag(name)
+    for task_id, attributes in overrides.items():
+        for attribute, value in attributes.items():
+            setattr(dag.get_task(task_id), attribute, value)
+    return dag.test(run_conf={"job_id": job_id})
 
 
 def test_execute_job_success_returns_the_instance(run_dag, schedulerx_connection):

@@ -14,7 +14,8 @@ from airflow_provider_schedulerx.client import _BaseClient
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE
-from tests.dags.test_example_dags import load_dag, printed, task_states, xcom
+from tests.dags.test_example_dags import printed, task_states, xcom
+from tests.dags.test_example_dags import run_example as run
 
 pytestmark = [pytest.mark.dag, pytest.mark.usefixtures("airflow_db")]
 
@@ -73,14 +74,6 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> list[_BaseClient]:
 
     monkeypatch.setattr(_BaseClient, "__init__", recording_init)
     return created
-
-
-def run(name: str, job_id: int, **overrides: dict[str, Any]) -> Any:
-    dag = load_dag(name)
-    for task_id, attributes in overrides.items():
-        for attribute, value in attributes.items():
-            setattr(dag.get_task(task_id), attribute, value)
-    return dag.test(run_conf={"job_id": job_id})
 
 
 def inject_storm(emu: Emulator) -> None:

@@ -21,7 +21,8 @@ from airflow_provider_schedulerx import signing
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from tests.conftest import GROUP_ID, NAMESPACE, TEST_JOBS
-from tests.dags.test_example_dags import load_dag, printed, task_states
+from tests.dags.test_example_dags import printed, task_states
+from tests.dags.test_example_dags import run_example as run
 
 pytestmark = [pytest.mark.dag, pytest.mark.usefixtures("airflow_db")]
 
@@ -82,14 +83,6 @@ def connection(
             "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "backoff": 0.01, **extra},
         }
     )
-
-
-def run(name: str, job_id: int, **overrides: dict[str, Any]) -> Any:
-    dag = load_dag(name)
-    for task_id, attributes in overrides.items():
-        for attribute, value in attributes.items():
-            setattr(dag.get_task(task_id), attribute, value)
-    return dag.test(run_conf={"job_id": job_id})
 
 
 def forms(secret: str) -> set[str]:
