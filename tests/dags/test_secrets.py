@@ -52,22 +52,19 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture
 def signatures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every signature computed during the test."""
+    """Every signature computed during the test (V1 signatures, V3 authorizations)."""
     made: list[str] = []
-    sign_v1, sign_v3 = signing.sign_v1, signing.sign_v3
 
-    def recording_v1(*args: Any, **kwargs: Any) -> str:
-        signature = sign_v1(*args, **kwargs)
-        made.append(signature)
-        return signature
+    def recording(sign: Any) -> Any:
+        def sign_and_record(*args: Any, **kwargs: Any) -> str:
+            signature = sign(*args, **kwargs)
+            made.append(signature.rsplit("Signature=", 1)[-1])
+            return signature
 
-    def recording_v3(*args: Any, **kwargs: Any) -> str:
-        authorization = sign_v3(*args, **kwargs)
-        made.append(authorization.rsplit("Signature=", 1)[1])
-        return authorization
+        return sign_and_record
 
-    monkeypatch.setattr(signing, "sign_v1", recording_v1)
-    monkeypatch.setattr(signing, "sign_v3", recording_v3)
+    for name in ("sign_v1", "sign_v3", "sign_v3_canonical"):
+        monkeypatch.setattr(signing, name, recording(getattr(signing, name)))
     return made
 
 
@@ -187,6 +184,7 @@ def test_no_secret_shows_anywhere(emulator, signatures, monkeypatch, capfd, capl
 
     issued = list(emulator.credentials.issued)
     assert len(issued) >= 3 and len(signatures) >= 40
+    assert any(len(signature) == 64 for signature in signatures)  # V3's hex signatures too
     secrets = {SECRET_MARKER, WRONG_SECRET_MARKER, STS_TOKEN_MARKER, OIDC_TOKEN_MARKER, *signatures}
     for credential in issued:
         secrets |= {credential.access_key_secret, credential.security_token or ""}
