@@ -601,7 +601,8 @@ def _requests_error(exc: Exception, action: str, endpoint: str) -> SchedulerXCon
 
         if isinstance(inner, (NewConnectionError, NameResolutionError)):
             sent = False
-            reason = "cannot connect" if isinstance(inner, NewConnectionError) else "host name not found"
+            # urllib3 2 makes NameResolutionError a kind of NewConnectionError: test it first.
+            reason = "host name not found" if isinstance(inner, NameResolutionError) else "cannot connect"
         else:
             reason = "connection lost before the reply"
     return SchedulerXConnectionError(f"{action}: {reason} ({endpoint})", sent=sent)
