@@ -185,6 +185,36 @@ def parse_service_time(value: object, timezone: str = DEFAULT_TIMEZONE) -> pendu
         return parsed
 
 
+class ServiceTimeReader:
+    """Reads service times in one zone (see :func:`parse_service_time`), remembering the
+    last few texts it read: each poll of an instance brings back the same start, schedule
+    and data times, so a client reads them once rather than on every poll.
+
+    :param timezone: zone of the service's wall-clock strings.
+    :param remember: how many texts to keep; all are forgotten when it is full.
+    """
+
+    __slots__ = ("_remember", "_seen", "timezone")
+
+    def __init__(self, timezone: str = DEFAULT_TIMEZONE, remember: int = 32):
+        _zone(timezone)  # an unknown zone fails here, not at the first reply
+        self.timezone = timezone
+        self._remember = remember
+        self._seen: dict[str, pendulum.DateTime | None] = {}
+
+    def __call__(self, value: object) -> pendulum.DateTime | None:
+        if type(value) is not str:
+            return parse_service_time(value, self.timezone)
+        try:
+            return self._seen[value]
+        except KeyError:
+            parsed = parse_service_time(value, self.timezone)
+        if len(self._seen) >= self._remember:
+            self._seen.clear()
+        self._seen[value] = parsed
+        return parsed
+
+
 def _text(value: object) -> str | None:
     if value is None:
         return None
@@ -224,8 +254,21 @@ class JobInstance:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_api(cls, detail: Mapping[str, Any], timezone: str = DEFAULT_TIMEZONE) -> JobInstance:
-        """Build from a ``JobInstanceDetail`` (or ``JobInstanceDetails`` item)."""
+    def from_api(
+        cls,
+        detail: Mapping[str, Any],
+        timezone: str = DEFAULT_TIMEZONE,
+        *,
+        read_time: ServiceTimeReader | None = None,
+    ) -> JobInstance:
+        """Build from a ``JobInstanceDetail`` (or ``JobInstanceDetails`` item).
+
+        :param timezone: zone of the service's wall-clock strings.
+        :param read_time: a reader that remembers the times it read (a polling client's);
+            by default each time is parsed afresh in ``timezone``.
+        """
+        if read_time is None:
+            read_time = ServiceTimeReader(timezone, remember=0)
         time_type = _int(detail.get("TimeType"))
         trigger_type = _int(detail.get("TriggerType"))
         return cls(
@@ -237,10 +280,10 @@ class JobInstance:
             result=_text(detail.get("Result")),
             time_type=None if time_type is None else TimeType(time_type),
             trigger_type=None if trigger_type is None else TriggerType(trigger_type),
-            start_time=parse_service_time(detail.get("StartTime"), timezone),
-            end_time=parse_service_time(detail.get("EndTime"), timezone),
-            schedule_time=parse_service_time(detail.get("ScheduleTime"), timezone),
-            data_time=parse_service_time(detail.get("DataTime"), timezone),
+            start_time=read_time(detail.get("StartTime")),
+            end_time=read_time(detail.get("EndTime")),
+            schedule_time=read_time(detail.get("ScheduleTime")),
+            data_time=read_time(detail.get("DataTime")),
             executor=_text(detail.get("Executor")),
             work_addr=_text(detail.get("WorkAddr")),
             parameters=_text(detail.get("Parameters")),

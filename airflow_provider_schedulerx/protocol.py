@@ -206,7 +206,6 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
         data = json.loads(body) if body else None
     except ValueError:
         data = None
-    retry_after = _retry_after(headers)
     if not isinstance(data, dict):
         if status >= 500 or status == 429:
             raise error_from_reply(
@@ -214,7 +213,7 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
                 "no JSON body",
                 http_status=status,
                 request_id=None,
-                retry_after=retry_after,
+                retry_after=_retry_after(headers),
                 action=action,
             )
         snippet = body[:120].decode("utf-8", "replace")
@@ -222,15 +221,14 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
             f"{action}: the reply could not be read as JSON (HTTP {status}): {snippet!r}",
             http_status=status,
         )
-    request_id = data.get("RequestId") or headers.get("x-acs-request-id")
     if status >= 400:
         raise error_from_reply(
             str(data.get("Code") or f"HTTP{status}"),
             data.get("Message"),
             http_status=status,
-            request_id=request_id,
+            request_id=_request_id(data, headers),
             recommend=data.get("Recommend"),
-            retry_after=retry_after,
+            retry_after=_retry_after(headers),
             action=action,
         )
     if data.get("Success") is False:
@@ -238,10 +236,14 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
         raise SchedulerXBusinessError(
             f"{action} failed: {_clean_message(data.get('Message')) or 'no reason given'}",
             code=None if code is None else str(code),
-            request_id=request_id,
+            request_id=_request_id(data, headers),
             http_status=status,
         )
     return data
+
+
+def _request_id(data: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    return data.get("RequestId") or headers.get("x-acs-request-id")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

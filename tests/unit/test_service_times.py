@@ -6,7 +6,7 @@ from __future__ import annotations
 import pendulum
 import pytest
 
-from airflow_provider_schedulerx.models import SERVICE_TIME_FORMAT, parse_service_time
+from airflow_provider_schedulerx.models import SERVICE_TIME_FORMAT, ServiceTimeReader, parse_service_time
 
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "UTC"]
 TIMES = [
@@ -52,3 +52,29 @@ def test_an_unknown_zone_is_still_the_same_error():
         pendulum.from_format("2024-01-01 00:00:00", SERVICE_TIME_FORMAT, tz="Mars/Olympus_Mons")
     with pytest.raises(type(before.value)):
         parse_service_time("2024-01-01 00:00:00", "Mars/Olympus_Mons")
+
+
+def test_a_reader_reads_each_text_once_and_gives_what_parsing_gives():
+    reader = ServiceTimeReader("America/New_York", remember=2)
+    first = reader("2024-11-03 01:30:00")
+    assert first == parse_service_time("2024-11-03 01:30:00", "America/New_York")
+    assert first.fold == parse_service_time("2024-11-03 01:30:00", "America/New_York").fold
+    assert reader("2024-11-03 01:30:00") is first
+    assert reader("") is None and reader(None) is None
+    assert reader(1764000000000) == pendulum.from_timestamp(1764000000, tz="America/New_York")
+    reader("2024-01-01 00:00:00")
+    reader("2024-01-02 00:00:00")  # full: what it remembered is forgotten
+    assert reader("2024-11-03 01:30:00") is not first
+    assert reader("2024-11-03 01:30:00") == first
+
+
+def test_a_reader_refuses_an_unknown_zone_when_made():
+    with pytest.raises(Exception, match="Mars"):
+        ServiceTimeReader("Mars/Olympus_Mons")
+
+
+def test_a_reader_does_not_remember_what_it_could_not_read():
+    reader = ServiceTimeReader("UTC")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            reader("2023-02-29 00:00:00")
