@@ -31,7 +31,12 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXConnectionError,
     SchedulerXError,
 )
-from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, InstanceStatus, JobInstance
+from airflow_provider_schedulerx.models import (
+    DEFAULT_TIMEZONE,
+    InstanceStatus,
+    JobInstance,
+    ServiceTimeReader,
+)
 from airflow_provider_schedulerx.protocol import (
     PreparedRequest,
     install_url_redaction,
@@ -51,6 +56,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_LOG_LINES = 200
+MAX_REMEMBERED_SCOPES = 16
 
 
 @dataclass
@@ -127,6 +133,8 @@ class _BaseClient:
         self.group_id = group_id or None
         self.namespace_source = namespace_source or None
         self.timezone = timezone
+        self._read_time = ServiceTimeReader(timezone)
+        self._scopes: dict[tuple[str | None, str | None, str | None], dict[str, str]] = {}
         self.retry_policy = RetryPolicy(
             max_retries=self.config.max_retries,
             deadline=self.config.retry_deadline,
@@ -146,14 +154,29 @@ class _BaseClient:
     def _scope(
         self, namespace: str | None = None, group_id: str | None = None, namespace_source: str | None = None
     ) -> dict[str, str]:
+        """The scope parameters, validated once per combination (a poll loop repeats one)."""
+        key = (
+            namespace or self.namespace,
+            group_id or self.group_id,
+            namespace_source or self.namespace_source,
+        )
+        scope = self._scopes.get(key)
+        if scope is None:
+            if len(self._scopes) >= MAX_REMEMBERED_SCOPES:
+                self._scopes.clear()
+            scope = self._scopes[key] = self._validated_scope(*key)
+        return scope
+
+    def _validated_scope(
+        self, namespace: str | None, group_id: str | None, namespace_source: str | None
+    ) -> dict[str, str]:
         scope = {
-            "Namespace": validate_name(namespace or self.namespace, "namespace"),
-            "GroupId": validate_name(group_id or self.group_id, "group_id"),
+            "Namespace": validate_name(namespace, "namespace"),
+            "GroupId": validate_name(group_id, "group_id"),
             "RegionId": self.config.region_id,
         }
-        source = namespace_source or self.namespace_source
-        if source:
-            scope["NamespaceSource"] = source
+        if namespace_source:
+            scope["NamespaceSource"] = namespace_source
         return scope
 
     def _params(self, call: ApiCall[Any], scope: Mapping[str, str | None]) -> dict[str, str]:
@@ -240,7 +263,7 @@ class _BaseClient:
                     "in the reply",
                     request_id=reply.get("RequestId"),
                 )
-            return JobInstance.from_api(detail, self.timezone)
+            return JobInstance.from_api(detail, read_time=self._read_time)
 
         return ApiCall("GetJobInstance", params, parse)
 
@@ -334,7 +357,7 @@ class _BaseClient:
 
         def parse(reply: dict[str, Any]) -> list[JobInstance]:
             items = _data(reply).get("JobInstanceDetails") or []
-            return [JobInstance.from_api(item, self.timezone) for item in items]
+            return [JobInstance.from_api(item, read_time=self._read_time) for item in items]
 
         return ApiCall("GetJobInstanceList", params, parse)
 
@@ -370,11 +393,12 @@ class SchedulerXClient(_BaseClient):
             with self._session_lock:
                 if self._session is None:
                     import requests
-                    from requests.adapters import HTTPAdapter
+
+                    from airflow_provider_schedulerx.http_adapter import SchedulerXAdapter
 
                     install_url_redaction()
                     session = requests.Session()
-                    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+                    adapter = SchedulerXAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
                     session.mount("https://", adapter)
                     session.mount("http://", adapter)
                     session.verify = self.config.verify_ssl
@@ -665,10 +689,11 @@ class AsyncSchedulerXClient(_BaseClient):
 
         self.stats.attempts += 1
         if self._timeout is None:
+            # The same limits as the sync client's (connect, read). Timers that only run
+            # while connecting cost a pooled poll nothing; a total or pool-wait timer would
+            # be armed and cancelled on every poll.
             self._timeout = aiohttp.ClientTimeout(
-                total=self.config.timeout + self.config.connect_timeout,
-                connect=self.config.connect_timeout,
-                sock_read=self.config.timeout,
+                total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.timeout
             )
         try:
             async with shared_session().request(

@@ -285,3 +285,37 @@ async def test_async_client_polls_the_same_instance(emulator):
             await impatient.get_job_instance(101, instance_id)
     finally:
         await close_shared_session()
+
+
+async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(emulator):
+    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+
+    with make_client(emulator) as sync_client:
+        instance_id = sync_client.execute_job(101)
+    client = AsyncSchedulerXClient(
+        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        ClientConfig(endpoint=emulator.url, timeout=0.2, max_retries=0),
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    )
+    try:
+        emulator.faults.set("slow", count=1, seconds=1.0)
+        started = time.monotonic()
+        with pytest.raises(SchedulerXConnectionError, match="no reply before the timeout"):
+            await client.get_job_instance(101, instance_id)
+        assert time.monotonic() - started < 0.9
+        assert (await client.get_job_instance(101, instance_id)).instance_id == instance_id
+    finally:
+        await close_shared_session()
+
+
+def test_scope_is_checked_for_every_namespace_a_call_names(emulator):
+    with make_client(emulator) as client:
+        instance_id = client.execute_job(101)
+        for _ in range(2):
+            assert client.get_job_instance(101, instance_id).instance_id == instance_id
+            with pytest.raises(SchedulerXConfigError, match="namespace: 'bad namespace' must not contain"):
+                client.get_job_instance(101, instance_id, namespace="bad namespace")
+        client.namespace = "other-namespace"
+        with pytest.raises(SchedulerXBusinessError, match="namespace=other-namespace not exist"):
+            client.get_job_instance(101, instance_id)
