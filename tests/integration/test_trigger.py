@@ -112,3 +112,40 @@ def test_serialize_round_trips_through_airflow():
     again = import_string(classpath)(**restored_kwargs)
     assert again.serialize() == trigger.serialize()
     assert again.job_instance_id == 1000000000001
+
+
+async def test_triggers_deferred_apart_poll_together(schedulerx_connection, session_cleanup):
+    """Two triggers that start 30 ms apart make their second polls in the same tick."""
+    instance_ids = [start(schedulerx_connection, 104) for _ in range(2)]
+    poll_times: dict[int, list[float]] = {instance_id: [] for instance_id in instance_ids}
+    polled_twice = asyncio.Event()
+
+    class Recorded(SchedulerXJobInstanceTrigger):
+        async def _client(self):
+            client = await super()._client()
+            get_job_instance = client.get_job_instance
+
+            async def recorded(job_id, job_instance_id, **scope):
+                poll_times[job_instance_id].append(asyncio.get_running_loop().time())
+                if all(len(times) >= 2 for times in poll_times.values()):
+                    polled_twice.set()
+                return await get_job_instance(job_id, job_instance_id, **scope)
+
+            client.get_job_instance = recorded
+            return client
+
+    async def poll_twice(instance_id: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async for _ in Recorded(104, instance_id, poll_interval=1.0).run():
+            return
+
+    tasks = [
+        asyncio.create_task(poll_twice(instance_id, 0.03 * n)) for n, instance_id in enumerate(instance_ids)
+    ]
+    await asyncio.wait_for(polled_twice.wait(), 10)
+    for task in tasks:
+        task.cancel()
+    first, second = poll_times.values()
+    assert second[0] - first[0] >= 0.025
+    assert abs(second[1] - first[1]) < 0.02
+    assert first[1] - first[0] >= 1.0 and second[1] - second[0] >= 1.0
