@@ -357,7 +357,9 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             )
             + ". The baseline is the same trigger loop written with the "
             "official SDK's async client (`get_job_instance_with_options_async`, "
-            "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute."
+            "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute, "
+            "and both poll on the provider's 0.1 s grid (triggers due within the same tenth of a "
+            "second share a wake-up of the loop)."
         ),
         *_prose(
             "CPU per poll leaves out what the process burns idle (its loop-lag probe, measured just "
