@@ -7,12 +7,10 @@ keeps it first, so that the newest never warns about a deprecated path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:
+if TYPE_CHECKING:
     from airflow.sdk import BaseHook
-except ImportError:  # Airflow 2, 3.0
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 try:
     from airflow.sdk import (
@@ -65,7 +63,14 @@ def mask_secret(value: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """Names that are costly to import (or need a configured Airflow), imported on first use."""
+    """Names that are costly to import (or need a configured Airflow), imported on first use:
+    a DAG file never needs them, only a running task, trigger or connection form."""
+    if name == "BaseHook":
+        try:
+            from airflow.sdk import BaseHook
+        except ImportError:  # Airflow 2, 3.0
+            from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+        return BaseHook
     if name == "XCom":
         try:
             from airflow.sdk.execution_time.xcom import XCom

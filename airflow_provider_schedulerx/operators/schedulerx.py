@@ -12,7 +12,6 @@ from airflow_provider_schedulerx.compat import BaseOperator
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
 from airflow_provider_schedulerx.models import parse_statuses
-from airflow_provider_schedulerx.task_state import forget_after_success, task_state_store
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
@@ -199,6 +198,8 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
 
     def _start_or_reattach(self, context: Any, job_id: int) -> tuple[int, JobInstance | None]:
         """The instance to follow, and the instance itself if it already succeeded."""
+        from airflow_provider_schedulerx.task_state import task_state_store
+
         store = task_state_store(context)
         saved = store.get(STATE_KEY) if store is not None else None
         if isinstance(saved, dict) and saved.get("job_id") == job_id:
@@ -351,6 +352,8 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
             self._stop(self._id(self.job_id, "job_id"), self.job_instance_id)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
+        from airflow_provider_schedulerx.task_state import forget_after_success
+
         super().post_execute(context, result)
         forget_after_success(context, STATE_KEY)
 
