@@ -14,8 +14,8 @@ from benchmarks.environment import REPO
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--parse-runs", type=int, default=11, help="fresh interpreters per candidate")
-    parser.add_argument("--call-rounds", type=int, default=7, help="rounds per sync client")
-    parser.add_argument("--calls-per-round", type=int, default=300)
+    parser.add_argument("--call-rounds", type=int, default=21, help="rounds per sync client")
+    parser.add_argument("--calls-per-round", type=int, default=100)
     parser.add_argument("--counts", default="100,1000,5000", help="numbers of concurrent triggers")
     parser.add_argument("--interval", type=float, default=10.0, help="poll interval of the triggers (s)")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per triggerer run")

@@ -14,20 +14,21 @@ from typing import Any
 from benchmarks import clients
 from benchmarks.emulators import EmulatorFleet, FleetMeter
 from benchmarks.environment import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, REGION_ID
-from benchmarks.stats import median
+from benchmarks.stats import median, ratio
 
 WARM_UP_CALLS = 50
 
 
 @dataclass(frozen=True)
 class CallCost:
-    """Medians over the rounds of one client."""
+    """Medians over the rounds of one client, and each round's CPU and wall time per call."""
 
     client: str
     cpu_us: float
     wall_us: float
     calls: int
     connections_opened: int
+    rounds: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,17 @@ class ApiCallResults:
 
     def __getitem__(self, client: str) -> CallCost:
         return self.costs[client]
+
+    def paired_ratios(self, client: str, baseline: str) -> tuple[float, float]:
+        """CPU and wall ratios of ``client`` to ``baseline``: the median, over the rounds, of
+        the ratio within each round, where the two ran back to back. A slow stretch of a
+        shared machine then weighs on both sides of a ratio instead of on one client's
+        median."""
+        pairs = list(zip(self.costs[client].rounds, self.costs[baseline].rounds))
+        return (
+            median([ratio(mine[0], theirs[0]) for mine, theirs in pairs]),
+            median([ratio(mine[1], theirs[1]) for mine, theirs in pairs]),
+        )
 
 
 def run(rounds: int, calls_per_round: int) -> ApiCallResults:
@@ -67,6 +79,7 @@ def run(rounds: int, calls_per_round: int) -> ApiCallResults:
             wall_us=median([wall for _, wall, _ in rounds_of_one]),
             calls=rounds * calls_per_round,
             connections_opened=sum(opened for _, _, opened in rounds_of_one),
+            rounds=tuple((cpu, wall) for cpu, wall, _ in rounds_of_one),
         )
         for name, rounds_of_one in samples.items()
     }

@@ -36,7 +36,7 @@ class ConnectionCounter:
             counter.servers.add(server)
             original(server, handler, transport)
 
-        web_server.Server.connection_made = connection_made  # type: ignore[method-assign]
+        web_server.Server.connection_made = connection_made  # type: ignore[method-assign,assignment]
 
     @property
     def open(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
     ]
     for version in ("v3", "v1"):
         provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
-        cpu_ratio = ratio(provider.cpu_us, sdk.cpu_us)
+        cpu_ratio, _ = calls.paired_ratios(f"provider-{version}", f"sdk-{version}")
         rows.append(
             (
                 f"Sync `GetJobInstance`, client CPU per call ({version.upper()})",
@@ -155,7 +156,7 @@ def _prose(text: str) -> list[str]:
     return [*textwrap.wrap(text, width=92, break_on_hyphens=False), ""]
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -262,15 +263,16 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
     rows = []
     for version in ("v3", "v1"):
         provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
+        cpu_ratio, wall_ratio = calls.paired_ratios(f"provider-{version}", f"sdk-{version}")
         rows.append(
             (
                 version.upper(),
                 f"{provider.cpu_us:.0f}",
                 f"{sdk.cpu_us:.0f}",
-                _x(ratio(provider.cpu_us, sdk.cpu_us)),
+                _x(cpu_ratio),
                 f"{provider.wall_us:.0f}",
                 f"{sdk.wall_us:.0f}",
-                _x(ratio(provider.wall_us, sdk.wall_us)),
+                _x(wall_ratio),
                 f"{provider.connections_opened} / {sdk.connections_opened}",
             )
         )
@@ -281,7 +283,9 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
         *_prose(
             f"`GetJobInstance` of one running instance, {calls.rounds} rounds of {calls.calls_per_round} "
             "calls per client, the clients taking turns against one emulator process over keep-alive "
-            "HTTP; medians of the rounds. CPU is the calling process's own (user + system), so the "
+            "HTTP; times are medians of the rounds, and each ratio is the median of the ratios "
+            "within a round, where the two clients ran back to back. CPU is the calling process's "
+            "own (user + system), so the "
             "emulator's work is not in it. The provider returns a parsed `JobInstance` (pendulum "
             "times), the SDK its response model."
         ),
