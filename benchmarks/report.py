@@ -366,6 +366,12 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             "second share a wake-up of the loop)."
         ),
         *_prose(
+            f"One wake-up of the idle event loop cost {trig.idle_wakeup_us:.0f} µs of CPU in these "
+            "runs (the lag probe's own, before the triggers start). A poll that runs alone wakes "
+            "the loop twice, for its timer and for its reply, which is much of the CPU per poll "
+            "at small N; as N grows, polls on the same tick share those wake-ups."
+        ),
+        *_prose(
             "CPU per poll leaves out what the process burns idle (its loop-lag probe, measured just "
             "before); the CPU share is everything. Loop lag: how late a 20 ms sleep wakes. Memory: "
             "growth of the resident set per trigger. Full GCs: collections of the oldest generation "

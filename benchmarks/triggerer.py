@@ -26,6 +26,7 @@ from benchmarks.environment import (
     child_env,
 )
 from benchmarks.stats import median
+from benchmarks.triggerer_child import LAG_SAMPLE_SECONDS
 
 IMPLEMENTATIONS = ("provider", "sdk")
 #: Beyond the run's own time: start-up, connection lookups, tear-down.
@@ -62,6 +63,12 @@ class TriggererRun:
         return busy / self.child["polls"] * 1e6 if self.child["polls"] else float("nan")
 
     @property
+    def idle_wakeup_us(self) -> float:
+        """CPU of one wake-up of the idle loop: the lag probe's, measured before the
+        triggers start."""
+        return float(self.child["idle_core_share"]) * LAG_SAMPLE_SECONDS * 1e6
+
+    @property
     def memory_per_trigger_kib(self) -> float:
         return (self.child["rss_after"] - self.child["rss_before"]) / self.count / 1024
 
@@ -87,6 +94,11 @@ class TriggererResults:
     @property
     def counts(self) -> list[int]:
         return sorted({run.count for run in self.runs})
+
+    @property
+    def idle_wakeup_us(self) -> float:
+        """CPU of one wake-up of an idle event loop, median over the runs."""
+        return median([run.idle_wakeup_us for run in self.runs])
 
 
 def run(
