@@ -133,7 +133,12 @@ class _BaseClient:
         self.group_id = group_id or None
         self.namespace_source = namespace_source or None
         self.timezone = timezone
-        self._read_time = ServiceTimeReader(timezone)
+        try:
+            self._read_time = ServiceTimeReader(timezone)
+        except ValueError:
+            raise SchedulerXConfigError(
+                f"timezone: {timezone!r} is not a known time zone (an IANA name such as Asia/Shanghai or UTC)"
+            ) from None
         self._scopes: dict[tuple[str | None, str | None, str | None], dict[str, str]] = {}
         self.retry_policy = RetryPolicy(
             max_retries=self.config.max_retries,

@@ -319,3 +319,10 @@ def test_scope_is_checked_for_every_namespace_a_call_names(emulator):
         client.namespace = "other-namespace"
         with pytest.raises(SchedulerXBusinessError, match="namespace=other-namespace not exist"):
             client.get_job_instance(101, instance_id)
+
+
+def test_an_unknown_timezone_is_refused_when_the_client_is_made():
+    with pytest.raises(SchedulerXConfigError, match="timezone: 'Asia/Shanghia' is not a known time zone"):
+        SchedulerXClient(
+            StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET), timezone="Asia/Shanghia"
+        )
