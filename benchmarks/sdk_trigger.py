@@ -1,7 +1,7 @@
 """The baseline of the triggerer benchmark: the provider trigger's polling loop written
 with Alibaba's official SDK and its async client (``get_job_instance_with_options_async``),
 as a SchedulerX trigger built on the SDK would be. Its status checks, logging and poll
-times (on the provider's 0.1 s grid) are the provider trigger's, so that only the clients
+times (on the provider's shared poll grid) are the provider trigger's, so that only the clients
 differ."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
-from airflow_provider_schedulerx.triggers.schedulerx import STILL_WAITING_LOG_SECONDS, until_next_poll
+from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
+from airflow_provider_schedulerx.triggers.schedulerx import STILL_WAITING_LOG_SECONDS
 from benchmarks import clients
 
 
@@ -42,18 +43,21 @@ class OfficialSdkJobInstanceTrigger(BaseTrigger):
         what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
         get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)
         logged_status, logged_at = None, 0.0
-        while True:
-            self.polls += 1
-            response = await get_job_instance()
-            detail = response.body.data.job_instance_detail
-            status = InstanceStatus(detail.status)
-            if status in SUCCESS_STATUSES or status in FAILURE_STATUSES:
-                yield TriggerEvent({"status": status.label, "instance": detail.to_map()})
-                return
-            # The provider's logging and poll timing, so that only the clients differ.
-            now = time.monotonic()
-            if status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
-                self.log.info("%s is %s", what, status.label)
-                logged_status, logged_at = status, now
-            response = detail = None
-            await asyncio.sleep(until_next_poll(asyncio.get_running_loop().time(), self.poll_interval))
+        with poll_grid.polling(self.poll_interval):
+            while True:
+                self.polls += 1
+                response = await get_job_instance()
+                detail = response.body.data.job_instance_detail
+                status = InstanceStatus(detail.status)
+                if status in SUCCESS_STATUSES or status in FAILURE_STATUSES:
+                    yield TriggerEvent({"status": status.label, "instance": detail.to_map()})
+                    return
+                # The provider's logging and poll timing, so that only the clients differ.
+                now = time.monotonic()
+                if status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
+                    self.log.info("%s is %s", what, status.label)
+                    logged_status, logged_at = status, now
+                response = detail = None
+                await asyncio.sleep(
+                    poll_grid.until_next_poll(asyncio.get_running_loop().time(), self.poll_interval)
+                )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -12,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES
+from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 
 __all__ = ["SchedulerXJobInstanceTrigger"]
 
@@ -19,22 +19,6 @@ __all__ = ["SchedulerXJobInstanceTrigger"]
 #: every poll: thousands of waiting triggers would otherwise write hundreds of identical
 #: lines a second between them.
 STILL_WAITING_LOG_SECONDS = 60.0
-
-#: Polls are due on multiples of this many seconds of the event loop's clock (or of a
-#: tenth of a shorter poll interval), so that the triggers of one triggerer that are due
-#: within the same tenth of a second share a wake-up of its loop, instead of waking it one
-#: by one: each wake-up costs the process far more than the few polls it runs.
-POLL_GRID_SECONDS = 0.1
-
-
-def until_next_poll(now: float, interval: float) -> float:
-    """Seconds from ``now`` (event-loop time) to the next poll: the first grid point at
-    least ``interval`` away."""
-    grid = min(POLL_GRID_SECONDS, interval / 10)
-    if grid <= 0:
-        return max(interval, 0.0)
-    due = math.ceil((now + interval) / grid) * grid
-    return max(interval, due - now)
 
 
 class SchedulerXJobInstanceTrigger(BaseTrigger):
@@ -46,8 +30,9 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     connections) are retried by the client and then ridden out here, up to
     ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
     The status is logged when it changes, and once a minute while it stays the same. Polls
-    fall on a 0.1 s grid (a tenth of shorter intervals), so that the triggers due together
-    share a wake-up of the event loop.
+    fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
+    so that the triggers due together share a wake-up of the event loop: at most 0.1 s late,
+    less when many triggers poll or the interval is short.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
     "instance": <dict or None>, "message"}``.
@@ -141,47 +126,48 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         errors = 0
         instance = None
         logged_status, logged_at = None, 0.0
-        while True:
-            try:
-                instance = await client.get_job_instance(self.job_id, self.job_instance_id)
-                errors = 0
-            except SchedulerXError as error:
-                errors += 1
-                if not error.retryable or errors >= self.max_consecutive_errors:
-                    yield self._event("error", f"{what}: {error}")
-                    return
-                self.log.warning("%s: poll failed (%s); polling on", what, error)
-            else:
-                if instance.status in self.success_statuses:
-                    yield self._event("success", f"{what} succeeded", instance.to_dict())
-                    return
-                if instance.status in self.failure_statuses:
-                    yield self._event(
-                        "failed",
-                        f"{what} ended {instance.status.label}: {instance.result or ''}",
-                        instance.to_dict(),
-                    )
-                    return
-                now = time.monotonic()
-                if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
-                    self.log.info("%s is %s", what, instance.status.label)
-                    logged_status, logged_at = instance.status, now
-            wait = until_next_poll(asyncio.get_running_loop().time(), self.poll_interval)
-            if self.deadline is not None:
-                remaining = self.deadline - time.time()
-                if remaining <= 0:
-                    yield self._event(
-                        "timeout",
-                        f"{what} did not finish before the deadline",
-                        None if errors or instance is None else instance.to_dict(),
-                    )
-                    return
-                wait = min(wait, remaining)
-            # Keep nothing of this poll through the sleep: thousands of replies held for an
-            # interval each would be promoted to the oldest GC generation, and lengthen
-            # every full collection of the triggerer.
-            instance = None
-            await asyncio.sleep(wait)
+        with poll_grid.polling(self.poll_interval):
+            while True:
+                try:
+                    instance = await client.get_job_instance(self.job_id, self.job_instance_id)
+                    errors = 0
+                except SchedulerXError as error:
+                    errors += 1
+                    if not error.retryable or errors >= self.max_consecutive_errors:
+                        yield self._event("error", f"{what}: {error}")
+                        return
+                    self.log.warning("%s: poll failed (%s); polling on", what, error)
+                else:
+                    if instance.status in self.success_statuses:
+                        yield self._event("success", f"{what} succeeded", instance.to_dict())
+                        return
+                    if instance.status in self.failure_statuses:
+                        yield self._event(
+                            "failed",
+                            f"{what} ended {instance.status.label}: {instance.result or ''}",
+                            instance.to_dict(),
+                        )
+                        return
+                    now = time.monotonic()
+                    if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
+                        self.log.info("%s is %s", what, instance.status.label)
+                        logged_status, logged_at = instance.status, now
+                wait = poll_grid.until_next_poll(asyncio.get_running_loop().time(), self.poll_interval)
+                if self.deadline is not None:
+                    remaining = self.deadline - time.time()
+                    if remaining <= 0:
+                        yield self._event(
+                            "timeout",
+                            f"{what} did not finish before the deadline",
+                            None if errors or instance is None else instance.to_dict(),
+                        )
+                        return
+                    wait = min(wait, remaining)
+                # Keep nothing of this poll through the sleep: thousands of replies held for an
+                # interval each would be promoted to the oldest GC generation, and lengthen
+                # every full collection of the triggerer.
+                instance = None
+                await asyncio.sleep(wait)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: stop the instance if this task started it."""

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from airflow_provider_schedulerx.client import close_shared_session
+from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 from tests.airflow_versions import import_string
 from tests.conftest import make_client
@@ -43,6 +44,7 @@ async def test_running_to_success(schedulerx_connection, session_cleanup):
     assert event["instance"]["instance_id"] == instance_id
     assert event["instance"]["result"] == "42 rows loaded"
     assert schedulerx_connection.stats.calls["GetJobInstance"] >= 3  # waiting, running, success
+    assert poll_grid.polls_per_second() == 0, "a finished trigger still counts as polling"
 
 
 async def test_running_to_failed(schedulerx_connection, session_cleanup):
@@ -115,8 +117,8 @@ def test_serialize_round_trips_through_airflow():
 
 
 async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, session_cleanup):
-    """Two triggers started 30 ms apart poll first at once, then on the 0.1 s grid of the
-    loop's clock, never before the interval."""
+    """Two triggers started 30 ms apart poll first at once, then on the process's poll grid
+    (0.1 s for two triggers), never before the interval."""
     instance_ids = [start(schedulerx_connection, 104) for _ in range(2)]
     poll_times: dict[int, list[float]] = {instance_id: [] for instance_id in instance_ids}
     polled_twice = asyncio.Event()
@@ -144,9 +146,11 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
     await asyncio.wait_for(polled_twice.wait(), 10)
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     first, second = poll_times.values()
     for times in (first, second):
         assert times[1] - times[0] >= 1.0
         late = times[1] - round(times[1], 1)
         assert -1e-6 <= late < 0.04, f"poll at {times[1]:.4f} is not on the 0.1 s grid"
     assert abs(round(second[1], 1) - round(first[1], 1)) <= 0.1 + 1e-9
+    assert poll_grid.polls_per_second() == 0, "the triggers still count as polling"

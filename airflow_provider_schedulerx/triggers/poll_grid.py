@@ -1,0 +1,82 @@
+"""When a deferred trigger polls next: on a grid of the event loop's clock shared by the
+triggers of one process.
+
+Each wake-up of a triggerer's event loop after an idle spell costs the process far more
+than the few polls it runs, so triggers due close together should wake it once. A grid
+too coarse for the number of triggers polling, though, puts so many polls on one tick that
+their burst keeps the loop busy for tens of milliseconds, while every other trigger of the
+process waits, and holds their replies in memory long enough to age into the older garbage
+collector generations. The spacing is therefore ``MAX_SPACING_SECONDS``, halved as often as
+needed to keep about ``POLLS_PER_TICK`` polls on a tick at the poll rate of all the
+triggers polling in the process, and to stay within a tenth of the poll interval. Halving
+keeps the ticks of every spacing on those of the finer ones, so triggers polling at
+different rates still share wake-ups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["MAX_SPACING_SECONDS", "POLLS_PER_TICK", "PollGrid", "poll_grid"]
+
+#: The coarsest spacing of the grid: a poll is at most this late.
+MAX_SPACING_SECONDS = 0.1
+
+#: Polls that may fall due on one tick, on average, before the spacing is halved.
+POLLS_PER_TICK = 8
+
+
+class PollGrid:
+    """The poll intervals of the triggers polling in one process, and the grid they imply."""
+
+    def __init__(self) -> None:
+        self._intervals: Counter[float] = Counter()
+        self._spacings: dict[float, float] = {}
+
+    @contextmanager
+    def polling(self, interval: float) -> Iterator[None]:
+        """Count a trigger polling every ``interval`` seconds while the block runs."""
+        self._intervals[interval] += 1
+        self._spacings.clear()
+        try:
+            yield
+        finally:
+            self._intervals[interval] -= 1
+            if not self._intervals[interval]:
+                del self._intervals[interval]
+            self._spacings.clear()
+
+    def polls_per_second(self) -> float:
+        """The poll rate of the triggers counted now."""
+        return sum(count / interval for interval, count in self._intervals.items() if interval > 0)
+
+    def spacing(self, interval: float) -> float:
+        """Seconds between the ticks a trigger polling every ``interval`` seconds uses."""
+        spacing = self._spacings.get(interval)
+        if spacing is None:
+            spacing = self._spacings[interval] = self._spacing(interval)
+        return spacing
+
+    def _spacing(self, interval: float) -> float:
+        if interval <= 0:
+            return 0.0
+        rate = max(self.polls_per_second(), 1 / interval)
+        widest = min(interval / 10, POLLS_PER_TICK / rate)
+        halvings = max(0, math.ceil(math.log2(MAX_SPACING_SECONDS / widest)))
+        return MAX_SPACING_SECONDS / 2**halvings
+
+    def until_next_poll(self, now: float, interval: float) -> float:
+        """Seconds from ``now`` (event-loop time) to the next poll: the first tick at least
+        ``interval`` away."""
+        spacing = self.spacing(interval)
+        if spacing <= 0:
+            return max(interval, 0.0)
+        due = math.ceil((now + interval) / spacing) * spacing
+        return max(interval, due - now)
+
+
+#: The grid of this process's triggers.
+poll_grid = PollGrid()
