@@ -39,9 +39,9 @@ from airflow_provider_schedulerx.models import (
 )
 from airflow_provider_schedulerx.protocol import (
     PreparedRequest,
+    RequestTemplate,
     install_url_redaction,
     parse_reply,
-    prepare_request,
     stringify_params,
 )
 from airflow_provider_schedulerx.retries import RetryPolicy, is_idempotent
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_LOG_LINES = 200
 MAX_REMEMBERED_SCOPES = 16
+#: Calls whose request template a client keeps (a poll loop repeats one call).
+MAX_REMEMBERED_REQUESTS = 16
 
 
 @dataclass
@@ -140,6 +142,7 @@ class _BaseClient:
                 f"timezone: {timezone!r} is not a known time zone (an IANA name such as Asia/Shanghai or UTC)"
             ) from None
         self._scopes: dict[tuple[str | None, str | None, str | None], dict[str, str]] = {}
+        self._templates: dict[tuple[Any, ...], RequestTemplate] = {}
         self.retry_policy = RetryPolicy(
             max_retries=self.config.max_retries,
             deadline=self.config.retry_deadline,
@@ -193,18 +196,25 @@ class _BaseClient:
         return params
 
     def _prepare(self, call: ApiCall[Any], params: dict[str, str], credentials: Any) -> PreparedRequest:
-        return prepare_request(
-            action=call.action,
-            version=API_VERSION,
-            params=params,
-            method=call.method,
-            endpoint=self.config.endpoint,
-            access_key_id=credentials.access_key_id,
-            access_key_secret=credentials.access_key_secret,
-            security_token=credentials.security_token,
-            signature_version=self.config.signature_version,
-            user_agent=self.config.user_agent,
-        )
+        """One signed attempt of ``call``, from the call's request template (made once)."""
+        key = (call.action, call.method, tuple(params.items()), credentials)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= MAX_REMEMBERED_REQUESTS:
+                self._templates.clear()
+            template = self._templates[key] = RequestTemplate(
+                action=call.action,
+                version=API_VERSION,
+                params=params,
+                method=call.method,
+                endpoint=self.config.endpoint,
+                access_key_id=credentials.access_key_id,
+                access_key_secret=credentials.access_key_secret,
+                security_token=credentials.security_token,
+                signature_version=self.config.signature_version,
+                user_agent=self.config.user_agent,
+            )
+        return template.sign()
 
     def _after_failure(self, call: ApiCall[Any], error: SchedulerXError, state: _Attempts) -> float:
         """Seconds to wait before retrying ``call``; raises the final error instead when

@@ -25,7 +25,14 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXThrottledError,
 )
 
-__all__ = ["PreparedRequest", "error_from_reply", "parse_reply", "prepare_request", "stringify_params"]
+__all__ = [
+    "PreparedRequest",
+    "RequestTemplate",
+    "error_from_reply",
+    "parse_reply",
+    "prepare_request",
+    "stringify_params",
+]
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -61,6 +68,104 @@ def stringify_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     return result
 
 
+class RequestTemplate:
+    """One call's request without its timestamp and nonce: the URL, headers and, for a V3
+    signature, the canonical request are worked out once, and :meth:`sign` completes one
+    attempt. A poll loop signs the same call again and again. ``repr`` leaves out the
+    credentials.
+
+    With no AccessKey (``AssumeRoleWithOIDC``) the request goes unsigned, V1-style, with its
+    parameters in a form body so that the OIDC token stays out of URLs and access logs.
+    """
+
+    __slots__ = ("_access_key_secret", "_headers", "_params", "_v3", "_version", "action", "method", "url")
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        version: str,
+        params: Mapping[str, str],
+        method: str,
+        endpoint: str,
+        access_key_id: str | None,
+        access_key_secret: str | None,
+        security_token: str | None = None,
+        signature_version: str = "v3",
+        user_agent: str = "",
+    ) -> None:
+        self.action = action
+        self.method = method.upper()
+        self._version = version
+        self._headers = {"accept": "application/json"}
+        if user_agent:
+            self._headers["user-agent"] = user_agent
+        self._v3: signing.V3Signer | None = None
+        self._access_key_secret = access_key_secret
+        if access_key_id is None or access_key_secret is None:
+            self.method, self.url = "POST", f"{endpoint}/"
+            self._headers["content-type"] = "application/x-www-form-urlencoded"
+            self._params = dict(params, Action=action, Version=version, Format="JSON")
+        elif signature_version == "v1":
+            self.url = f"{endpoint}/"
+            self._params = dict(
+                params,
+                Action=action,
+                Version=version,
+                Format="JSON",
+                SignatureMethod="HMAC-SHA1",
+                SignatureVersion="1.0",
+                AccessKeyId=access_key_id,
+            )
+            if security_token:
+                self._params["SecurityToken"] = security_token
+        else:
+            self._params = {}
+            query = signing.canonical_query(params)
+            self.url = f"{endpoint}/?{query}" if query else f"{endpoint}/"
+            self._headers.update(
+                {
+                    "host": endpoint.split("://", 1)[1],
+                    "x-acs-action": action,
+                    "x-acs-version": version,
+                    "x-acs-content-sha256": signing.EMPTY_PAYLOAD_SHA256,
+                }
+            )
+            if security_token:
+                self._headers["x-acs-security-token"] = security_token
+            self._v3 = signing.V3Signer(
+                self.method,
+                "/",
+                query,
+                self._headers,
+                ("x-acs-date", "x-acs-signature-nonce"),
+                signing.EMPTY_PAYLOAD_SHA256,
+                access_key_id,
+                access_key_secret,
+            )
+
+    def sign(self, *, now: float | None = None, nonce: str | None = None) -> PreparedRequest:
+        """One attempt, with its own timestamp and nonce."""
+        nonce = nonce or secrets.token_hex(16)
+        timestamp = time.strftime(_TIMESTAMP_FORMAT, time.gmtime(now))
+        if self._v3 is not None:
+            headers = {**self._headers, "x-acs-date": timestamp, "x-acs-signature-nonce": nonce}
+            headers["authorization"] = self._v3.authorization(timestamp, nonce)
+            return PreparedRequest(self.method, self.url, headers)
+        query = dict(self._params, Timestamp=timestamp, SignatureNonce=nonce)
+        if self._access_key_secret is None:
+            return PreparedRequest(
+                self.method, self.url, dict(self._headers), signing.canonical_query(query).encode()
+            )
+        query["Signature"] = signing.sign_v1(self.method, query, self._access_key_secret)
+        return PreparedRequest(
+            self.method, f"{self.url}?{signing.canonical_query(query)}", dict(self._headers)
+        )
+
+    def __repr__(self) -> str:
+        return f"RequestTemplate({self.method} {self.url.split('?', 1)[0]} {self.action})"
+
+
 def prepare_request(
     *,
     action: str,
@@ -76,57 +181,21 @@ def prepare_request(
     now: float | None = None,
     nonce: str | None = None,
 ) -> PreparedRequest:
-    """Sign one attempt of a call. Each attempt gets its own timestamp and nonce.
-
-    With no AccessKey (``AssumeRoleWithOIDC``) the request goes unsigned, V1-style, with its
-    parameters in a form body so that the OIDC token stays out of URLs and access logs.
-    """
-    method = method.upper()
-    nonce = nonce or secrets.token_hex(16)
-    timestamp = time.strftime(_TIMESTAMP_FORMAT, time.gmtime(now))
-    headers = {"accept": "application/json"}
-    if user_agent:
-        headers["user-agent"] = user_agent
-    if access_key_id is None or access_key_secret is None:
-        form = dict(params, Action=action, Version=version, Format="JSON", Timestamp=timestamp)
-        form["SignatureNonce"] = nonce
-        headers["content-type"] = "application/x-www-form-urlencoded"
-        body = signing.canonical_query(form).encode()
-        return PreparedRequest("POST", f"{endpoint}/", headers, body)
-    if signature_version == "v1":
-        query = dict(params)
-        query.update(
-            Action=action,
-            Version=version,
-            Format="JSON",
-            Timestamp=timestamp,
-            SignatureMethod="HMAC-SHA1",
-            SignatureVersion="1.0",
-            SignatureNonce=nonce,
-            AccessKeyId=access_key_id,
-        )
-        if security_token:
-            query["SecurityToken"] = security_token
-        query["Signature"] = signing.sign_v1(method, query, access_key_secret)
-        return PreparedRequest(method, f"{endpoint}/?{signing.canonical_query(query)}", headers)
-    host = endpoint.split("://", 1)[1]
-    signed = {
-        "host": host,
-        "x-acs-action": action,
-        "x-acs-version": version,
-        "x-acs-date": timestamp,
-        "x-acs-signature-nonce": nonce,
-        "x-acs-content-sha256": signing.EMPTY_PAYLOAD_SHA256,
-    }
-    if security_token:
-        signed["x-acs-security-token"] = security_token
-    query_string = signing.canonical_query(params)
-    signed["authorization"] = signing.sign_v3_canonical(
-        method, "/", query_string, signed, signing.EMPTY_PAYLOAD_SHA256, access_key_id, access_key_secret
+    """Sign one attempt of a call (a :class:`RequestTemplate` used once). Each attempt
+    gets its own timestamp and nonce."""
+    template = RequestTemplate(
+        action=action,
+        version=version,
+        params=params,
+        method=method,
+        endpoint=endpoint,
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        security_token=security_token,
+        signature_version=signature_version,
+        user_agent=user_agent,
     )
-    headers.update(signed)
-    url = f"{endpoint}/?{query_string}" if query_string else f"{endpoint}/"
-    return PreparedRequest(method, url, headers)
+    return template.sign(now=now, nonce=nonce)
 
 
 _AUTH_HINTS = {

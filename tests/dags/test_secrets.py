@@ -65,6 +65,7 @@ def signatures(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     for name in ("sign_v1", "sign_v3", "sign_v3_canonical"):
         monkeypatch.setattr(signing, name, recording(getattr(signing, name)))
+    monkeypatch.setattr(signing.V3Signer, "authorization", recording(signing.V3Signer.authorization))
     return made
 
 

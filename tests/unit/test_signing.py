@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from airflow_provider_schedulerx import signing
-from airflow_provider_schedulerx.protocol import prepare_request
+from airflow_provider_schedulerx.protocol import RequestTemplate, prepare_request
 
 
 def test_v1_vector_describe_regions_string_to_sign_and_signature():
@@ -203,3 +203,52 @@ def test_each_attempt_gets_a_fresh_nonce_and_repr_hides_headers():
     assert first.headers["x-acs-signature-nonce"] != second.headers["x-acs-signature-nonce"]
     assert "sts-token" not in repr(first)
     assert "Signature" not in repr(first)
+
+
+@pytest.mark.parametrize(
+    ("params", "token"),
+    [
+        ({}, None),
+        ({"JobId": "1", "JobInstanceId": "22", "Namespace": "ns-1", "GroupId": "g.default"}, None),
+        ({"Parameters": '{"a": "{0}", "b": [1, 2]}', "Label": "a b*c~d"}, "sts token with {braces} "),
+    ],
+)
+def test_a_v3_template_signs_as_the_generic_functions_do(params, token):
+    template = RequestTemplate(
+        action="GetJobInstance",
+        version="2019-04-30",
+        params=params,
+        method="get",
+        endpoint="https://schedulerx.cn-hangzhou.aliyuncs.com",
+        access_key_id="LTAI-id",
+        access_key_secret="the-secret",
+        security_token=token,
+        user_agent="airflow-provider-schedulerx/test",
+    )
+    for now, nonce in [(0, "n1"), (1767225600.5, "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf"), (None, None)]:
+        request = template.sign(now=now, nonce=nonce)
+        headers = {name: value for name, value in request.headers.items() if name != "authorization"}
+        assert request.headers["authorization"] == signing.sign_v3(
+            "GET", "/", params, headers, signing.EMPTY_PAYLOAD_SHA256, "LTAI-id", "the-secret"
+        )
+        assert request.url.endswith("/?" + signing.canonical_query(params) if params else "/")
+    assert "the-secret" not in repr(template)
+    assert "sts" not in repr(template)
+
+
+def test_a_v3_signer_fills_in_its_varying_headers_in_order():
+    fixed = {"Host": "h", "x-acs-action": "A", "X-Other": "not signed", "x-acs-z": "{}"}
+    signer = signing.V3Signer(
+        "POST", "/", "b=%7B%7D&a=1", fixed, ["x-acs-date", "X-ACS-Nonce"], "abc", "id", "secret"
+    )
+    expected = signing.sign_v3_canonical(
+        "POST",
+        "/",
+        "b=%7B%7D&a=1",
+        {**fixed, "x-acs-date": "2026-01-01T00:00:00Z", "x-acs-nonce": "n"},
+        "abc",
+        "id",
+        "secret",
+    )
+    assert signer.authorization("2026-01-01T00:00:00Z", " n ") == expected
+    assert "secret" not in repr(signer)
