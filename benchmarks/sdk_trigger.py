@@ -58,6 +58,6 @@ class OfficialSdkJobInstanceTrigger(BaseTrigger):
                     self.log.info("%s is %s", what, status.label)
                     logged_status, logged_at = status, now
                 response = detail = None
-                await asyncio.sleep(
-                    poll_grid.until_next_poll(asyncio.get_running_loop().time(), self.poll_interval)
+                await poll_grid.sleep_until(
+                    poll_grid.next_poll_at(asyncio.get_running_loop().time(), self.poll_interval)
                 )

@@ -10,11 +10,13 @@ collector generations. The spacing is therefore ``MAX_SPACING_SECONDS``, halved 
 needed to keep about ``POLLS_PER_TICK`` polls on a tick at the poll rate of all the
 triggers polling in the process, and to stay within a tenth of the poll interval. Halving
 keeps the ticks of every spacing on those of the finer ones, so triggers polling at
-different rates still share wake-ups.
+different rates still share wake-ups. The triggers waiting for one tick share one timer of
+the loop (:meth:`PollGrid.sleep_until`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ class PollGrid:
     def __init__(self) -> None:
         self._intervals: Counter[float] = Counter()
         self._spacings: dict[float, float] = {}
+        self._ticks: dict[tuple[asyncio.AbstractEventLoop, float], list[asyncio.Future[None]]] = {}
 
     @contextmanager
     def polling(self, interval: float) -> Iterator[None]:
@@ -68,14 +71,49 @@ class PollGrid:
         halvings = max(0, math.ceil(math.log2(MAX_SPACING_SECONDS / widest)))
         return MAX_SPACING_SECONDS / 2**halvings
 
-    def until_next_poll(self, now: float, interval: float) -> float:
-        """Seconds from ``now`` (event-loop time) to the next poll: the first tick at least
-        ``interval`` away."""
+    def next_poll_at(self, now: float, interval: float) -> float:
+        """The event-loop time of the next poll: the first tick at least ``interval`` after
+        ``now``."""
         spacing = self.spacing(interval)
         if spacing <= 0:
-            return max(interval, 0.0)
-        due = math.ceil((now + interval) / spacing) * spacing
-        return max(interval, due - now)
+            return now + max(interval, 0.0)
+        tick = math.ceil((now + interval) / spacing)
+        if tick * spacing < now + interval:  # rounding
+            tick += 1
+        return tick * spacing
+
+    def until_next_poll(self, now: float, interval: float) -> float:
+        """Seconds from ``now`` (event-loop time) to the next poll."""
+        return max(interval, self.next_poll_at(now, interval) - now)
+
+    async def sleep_until(self, when: float) -> None:
+        """Sleep until event-loop time ``when``. The triggers waiting for the same tick share
+        one timer of the loop, instead of each adding its own to the loop's heap of timers."""
+        loop = asyncio.get_running_loop()
+        key = (loop, when)
+        waiters = self._ticks.get(key)
+        if waiters is None:
+            waiters = self._ticks[key] = []
+            loop.call_at(when, self._wake, key)
+        waiter = loop.create_future()
+        waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter.cancelled():
+                self._forget(key, waiter)
+
+    def _wake(self, key: tuple[asyncio.AbstractEventLoop, float]) -> None:
+        for waiter in self._ticks.pop(key, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _forget(self, key: tuple[asyncio.AbstractEventLoop, float], waiter: asyncio.Future[None]) -> None:
+        waiters = self._ticks.get(key)
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._ticks[key]
 
 
 #: The grid of this process's triggers.

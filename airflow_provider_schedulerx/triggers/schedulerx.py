@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -152,7 +153,9 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                     if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
                         self.log.info("%s is %s", what, instance.status.label)
                         logged_status, logged_at = instance.status, now
-                wait = poll_grid.until_next_poll(asyncio.get_running_loop().time(), self.poll_interval)
+                loop_time = asyncio.get_running_loop().time()
+                next_poll = poll_grid.next_poll_at(loop_time, self.poll_interval)
+                remaining = math.inf
                 if self.deadline is not None:
                     remaining = self.deadline - time.time()
                     if remaining <= 0:
@@ -162,12 +165,14 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                             None if errors or instance is None else instance.to_dict(),
                         )
                         return
-                    wait = min(wait, remaining)
                 # Keep nothing of this poll through the sleep: thousands of replies held for an
                 # interval each would be promoted to the oldest GC generation, and lengthen
                 # every full collection of the triggerer.
                 instance = None
-                await asyncio.sleep(wait)
+                if remaining < next_poll - loop_time:
+                    await asyncio.sleep(remaining)
+                else:
+                    await poll_grid.sleep_until(next_poll)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: stop the instance if this task started it."""

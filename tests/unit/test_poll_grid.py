@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from contextlib import ExitStack
 
@@ -75,3 +76,40 @@ def test_short_intervals_use_at_most_a_tenth_of_themselves():
         assert 0.05 <= wait <= 0.055 + 1e-9
         assert grid.spacing(0.05) <= 0.005
     assert grid.until_next_poll(5.0, 0.0) == 0.0
+
+
+def test_the_next_poll_is_never_before_the_interval_even_when_rounding():
+    grid = PollGrid()
+    with grid.polling(0.3):
+        for now in (0.1, 0.7, 1e6 + 0.1, 123.456789):
+            at = grid.next_poll_at(now, 0.3)
+            assert at >= now + 0.3
+            assert at - now < 0.3 + grid.spacing(0.3) + 1e-9
+
+
+async def test_triggers_due_on_one_tick_share_one_timer_of_the_loop():
+    grid = PollGrid()
+    loop = asyncio.get_running_loop()
+    scheduled_before = len(loop._scheduled)  # type: ignore[attr-defined]
+    tick = grid.next_poll_at(loop.time(), 0.05)
+    sleepers = [asyncio.create_task(grid.sleep_until(tick)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert len(loop._scheduled) == scheduled_before + 1  # type: ignore[attr-defined]
+    sleepers[0].cancel()
+    await asyncio.wait_for(asyncio.gather(*sleepers[1:]), 5)
+    assert loop.time() >= tick
+    assert sleepers[0].cancelled()
+    assert not grid._ticks
+
+
+async def test_a_tick_whose_sleepers_were_all_cancelled_is_forgotten():
+    grid = PollGrid()
+    loop = asyncio.get_running_loop()
+    tick = loop.time() + 60
+    sleeper = asyncio.create_task(grid.sleep_until(tick))
+    await asyncio.sleep(0)
+    assert grid._ticks
+    sleeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeper
+    assert not grid._ticks
