@@ -319,7 +319,10 @@ def _calls_section(calls: ApiCallResults) -> list[str]:
         "",
         *_prose(
             "A whole signed request of the provider (timestamp, nonce, headers, URL): "
-            f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1)."
+            f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1). "
+            "A call the client has made before (a poll) is signed from its template, with the URL, "
+            "headers and canonical request laid out already: "
+            f"{signing['provider-repeat-v3']:.1f} µs (V3)."
         ),
     ]
 
