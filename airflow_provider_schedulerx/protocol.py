@@ -78,7 +78,7 @@ class RequestTemplate:
     parameters in a form body so that the OIDC token stays out of URLs and access logs.
     """
 
-    __slots__ = ("_access_key_secret", "_headers", "_params", "_v3", "_version", "action", "method", "url")
+    __slots__ = ("_access_key_secret", "_headers", "_params", "_v3", "action", "method", "url")
 
     def __init__(
         self,
@@ -96,7 +96,6 @@ class RequestTemplate:
     ) -> None:
         self.action = action
         self.method = method.upper()
-        self._version = version
         self._headers = {"accept": "application/json"}
         if user_agent:
             self._headers["user-agent"] = user_agent
