@@ -28,9 +28,9 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXResponseError,
 )
 from airflow_provider_schedulerx.protocol import (
+    RequestTemplate,
     install_url_redaction,
     parse_reply,
-    prepare_request,
     stringify_params,
 )
 
@@ -219,7 +219,7 @@ class _RefreshingProvider(CredentialsProvider):
         import requests
 
         install_url_redaction()
-        request = prepare_request(
+        request = RequestTemplate(
             action=action,
             version=STS_VERSION,
             params=stringify_params(params),
@@ -229,7 +229,7 @@ class _RefreshingProvider(CredentialsProvider):
             access_key_secret=signer.access_key_secret if signer else None,
             security_token=signer.security_token if signer else None,
             signature_version="v1",
-        )
+        ).sign()
         try:
             response = requests.request(
                 request.method,

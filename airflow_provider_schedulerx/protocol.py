@@ -30,7 +30,6 @@ __all__ = [
     "RequestTemplate",
     "error_from_reply",
     "parse_reply",
-    "prepare_request",
     "stringify_params",
 ]
 
@@ -163,38 +162,6 @@ class RequestTemplate:
 
     def __repr__(self) -> str:
         return f"RequestTemplate({self.method} {self.url.split('?', 1)[0]} {self.action})"
-
-
-def prepare_request(
-    *,
-    action: str,
-    version: str,
-    params: Mapping[str, str],
-    method: str,
-    endpoint: str,
-    access_key_id: str | None,
-    access_key_secret: str | None,
-    security_token: str | None = None,
-    signature_version: str = "v3",
-    user_agent: str = "",
-    now: float | None = None,
-    nonce: str | None = None,
-) -> PreparedRequest:
-    """Sign one attempt of a call (a :class:`RequestTemplate` used once). Each attempt
-    gets its own timestamp and nonce."""
-    template = RequestTemplate(
-        action=action,
-        version=version,
-        params=params,
-        method=method,
-        endpoint=endpoint,
-        access_key_id=access_key_id,
-        access_key_secret=access_key_secret,
-        security_token=security_token,
-        signature_version=signature_version,
-        user_agent=user_agent,
-    )
-    return template.sign(now=now, nonce=nonce)
 
 
 _AUTH_HINTS = {

@@ -150,7 +150,7 @@ def signing_costs(number: int = 1000, repeats: int = 15) -> dict[str, float]:
     }
 
     def prepare(version: str) -> Callable[[], Any]:
-        return lambda: protocol.prepare_request(**request, signature_version=version)
+        return lambda: protocol.RequestTemplate(**request, signature_version=version).sign()
 
     repeated_call = protocol.RequestTemplate(**request)
 

@@ -22,7 +22,7 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXThrottledError,
 )
 from airflow_provider_schedulerx.models import InstanceStatus
-from airflow_provider_schedulerx.protocol import prepare_request
+from airflow_provider_schedulerx.protocol import RequestTemplate
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, make_client
 
 
@@ -118,7 +118,7 @@ def test_unknown_access_key(emulator):
 
 
 def _send_raw(emulator, *, now=None, nonce=None, signature_version="v3"):
-    request = prepare_request(
+    request = RequestTemplate(
         action="GetJobInfo",
         version="2019-04-30",
         params={"JobId": "101", "Namespace": NAMESPACE, "GroupId": GROUP_ID, "RegionId": "cn-hangzhou"},
@@ -127,9 +127,7 @@ def _send_raw(emulator, *, now=None, nonce=None, signature_version="v3"):
         access_key_id=ACCESS_KEY_ID,
         access_key_secret=ACCESS_KEY_SECRET,
         signature_version=signature_version,
-        now=now,
-        nonce=nonce,
-    )
+    ).sign(now=now, nonce=nonce)
     return requests.get(request.url, headers=request.headers, timeout=5)
 
 

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from airflow_provider_schedulerx import signing
-from airflow_provider_schedulerx.protocol import RequestTemplate, prepare_request
+from airflow_provider_schedulerx.protocol import RequestTemplate
 
 
 def test_v1_vector_describe_regions_string_to_sign_and_signature():
@@ -150,7 +150,7 @@ def test_header_values_are_trimmed_and_non_acs_headers_ignored():
 
 
 def test_sts_token_is_signed_in_v3_and_v1():
-    v3 = prepare_request(
+    v3 = RequestTemplate(
         action="GetJobInstance",
         version="2019-04-30",
         params={"JobId": "1"},
@@ -159,12 +159,10 @@ def test_sts_token_is_signed_in_v3_and_v1():
         access_key_id="STS.id",
         access_key_secret="s",
         security_token="tok",
-        now=0,
-        nonce="n",
-    )
+    ).sign(now=0, nonce="n")
     assert v3.headers["x-acs-security-token"] == "tok"
     assert "x-acs-security-token" in v3.headers["authorization"]
-    v1 = prepare_request(
+    v1 = RequestTemplate(
         action="GetJobInstance",
         version="2019-04-30",
         params={"JobId": "1"},
@@ -174,9 +172,7 @@ def test_sts_token_is_signed_in_v3_and_v1():
         access_key_secret="s",
         security_token="tok",
         signature_version="v1",
-        now=0,
-        nonce="n",
-    )
+    ).sign(now=0, nonce="n")
     assert "SecurityToken=tok" in v1.url
     query = dict(part.split("=", 1) for part in v1.url.split("?", 1)[1].split("&"))
     signature = query.pop("Signature")
@@ -188,7 +184,7 @@ def test_sts_token_is_signed_in_v3_and_v1():
 
 def test_each_attempt_gets_a_fresh_nonce_and_repr_hides_headers():
     def build():
-        return prepare_request(
+        return RequestTemplate(
             action="GetJobInstance",
             version="2019-04-30",
             params={},
@@ -197,7 +193,7 @@ def test_each_attempt_gets_a_fresh_nonce_and_repr_hides_headers():
             access_key_id="id",
             access_key_secret="very-secret",
             security_token="sts-token",
-        )
+        ).sign()
 
     first, second = build(), build()
     assert first.headers["x-acs-signature-nonce"] != second.headers["x-acs-signature-nonce"]
