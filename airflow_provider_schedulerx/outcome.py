@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, parse_statuses
+from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES, parse_statuses
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook

@@ -11,7 +11,7 @@ from airflow_provider_schedulerx import outcome
 from airflow_provider_schedulerx.compat import BaseOperator
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
-from airflow_provider_schedulerx.models import parse_statuses
+from airflow_provider_schedulerx.statuses import parse_statuses
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook

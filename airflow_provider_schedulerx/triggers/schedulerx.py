@@ -11,7 +11,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
-from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES
+from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 
 __all__ = ["SchedulerXJobInstanceTrigger"]

@@ -1,0 +1,29 @@
+"""A DAG file that uses the operators and sensor imports neither HTTP library nor the
+client: those load when a task or trigger runs, not on every parse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+import airflow.sdk
+before = set(sys.modules)
+import airflow_provider_schedulerx.operators.schedulerx
+import airflow_provider_schedulerx.sensors.schedulerx
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_importing_the_operators_and_sensor_loads_no_http_library_or_client():
+    added = json.loads(
+        subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True).stdout
+    )
+    assert "airflow_provider_schedulerx.sensors.schedulerx" in added
+    heavy = {"requests", "aiohttp", "urllib3"} | {
+        f"airflow_provider_schedulerx.{name}"
+        for name in ("client", "models", "hooks.schedulerx", "triggers.schedulerx")
+    }
+    assert not heavy & set(added), sorted(heavy & set(added))
