@@ -104,7 +104,7 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
     )
     scale = _scale_run(trig)
     if scale is not None:
-        sdk_scale = trig.get("sdk", scale.count)
+        sdk_scale, floor_scale = trig.get("sdk", scale.count), trig.get("floor", scale.count)
         rows += [
             (
                 f"Triggerer: {scale.count} triggers at {scale.interval:.0f} s, CPU of the process",
@@ -113,6 +113,14 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 _x(ratio(scale.core_share, sdk_scale.core_share)),
                 f"<= {targets.SCALE_CORE_SHARE:.0%}",
                 _met(scale.core_share <= targets.SCALE_CORE_SHARE),
+            ),
+            (
+                f"Triggerer: {scale.count} triggers, CPU of the process, next to the floor",
+                f"{scale.core_share:.1%} of a core",
+                f"aiohttp alone {floor_scale.core_share:.1%}",
+                _x(ratio(scale.core_share, floor_scale.core_share)),
+                "",
+                "",
             ),
             (
                 f"Triggerer: {scale.count} triggers, event-loop lag p99",
@@ -331,7 +339,7 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
     rows = []
     for count in trig.counts:
         provider, sdk = trig.get("provider", count), trig.get("sdk", count)
-        for run in (provider, sdk):
+        for run in (provider, sdk, trig.get("floor", count)):
             rows.append(
                 (
                     f"{count}",
@@ -368,6 +376,20 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             "and both poll on the provider's poll grid (0.1 s, halved until about 8 polls fall "
             "on a tick: 0.05 s at N = 1,000, 12.5 ms at N = 5,000), the triggers of one tick "
             "sharing one timer and one wake-up of the loop."
+        ),
+        *_prose(
+            "The floor is the same loop with nothing but aiohttp in it (`benchmarks/floor_trigger.py`): "
+            "each poll sends the headers of a signed `GetJobInstance`, signed once, over the "
+            "provider's shared session with its timeouts, to a path the emulator answers with a "
+            "small JSON 404, and reads the reply; no signing, parsing, retries or logging. It is "
+            "what the HTTP library and the event loop cost per poll on this machine, and what the "
+            "provider's client is built on. "
+            + " ".join(
+                f"At N = {count:,}, the provider used {provider.cpu_per_poll_us - floor.cpu_per_poll_us:.0f} "
+                f"µs per poll above the floor's {floor.cpu_per_poll_us:.0f} µs."
+                for count in trig.counts
+                for provider, floor in [(trig.get("provider", count), trig.get("floor", count))]
+            )
         ),
         *_prose(
             f"One wake-up of the idle event loop cost {trig.idle_wakeup_us:.0f} µs of CPU in these "
@@ -442,8 +464,11 @@ def _emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str
     return [*lines, ""] if busy_emulator or behind else lines
 
 
+CLIENT_NAMES = {"provider": "this provider", "sdk": "the official SDK", "floor": "floor: aiohttp alone"}
+
+
 def _client_name(run: TriggererRun) -> str:
-    return "this provider" if run.impl == "provider" else "the official SDK"
+    return CLIENT_NAMES[run.impl]
 
 
 def plot(trig: TriggererResults, path: Path) -> None:
@@ -454,7 +479,11 @@ def plot(trig: TriggererResults, path: Path) -> None:
 
     counts = trig.counts
     figure, (cpu_axis, lag_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"provider": ("this provider", "tab:orange"), "sdk": ("official SDK async", "tab:blue")}
+    styles = {
+        "provider": ("this provider", "tab:orange"),
+        "sdk": ("official SDK async", "tab:blue"),
+        "floor": ("floor: aiohttp alone", "tab:gray"),
+    }
     for impl, (label, color) in styles.items():
         runs = [trig.get(impl, n) for n in counts]
         cpu_axis.plot(counts, [r.cpu_per_poll_us for r in runs], "o-", color=color, label=label)

@@ -28,7 +28,9 @@ from benchmarks.environment import (
 from benchmarks.stats import median
 from benchmarks.triggerer_child import LAG_SAMPLE_SECONDS
 
-IMPLEMENTATIONS = ("provider", "sdk")
+#: The provider's trigger, the official SDK's (the baseline), and the floor: the same loop
+#: with only aiohttp in it.
+IMPLEMENTATIONS = ("provider", "sdk", "floor")
 #: Beyond the run's own time: start-up, connection lookups, tear-down.
 CHILD_SPARE_SECONDS = 240.0
 

@@ -120,6 +120,24 @@ def _sdk_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     )
 
 
+def _floor_triggers(plan: dict[str, Any], interval: float) -> Fleet:
+    from benchmarks.floor_trigger import AiohttpFloorTrigger
+
+    urls = plan["urls"]
+    triggers = [
+        AiohttpFloorTrigger(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
+        for conn_id, instance_id in plan["assignments"]
+    ]
+    return Fleet(
+        triggers,
+        lambda: sum(trigger.polls for trigger in triggers),
+        lambda: sum(1 for trigger in triggers if trigger.polls),
+    )
+
+
+FLEETS = {"provider": _provider_triggers, "sdk": _sdk_triggers, "floor": _floor_triggers}
+
+
 async def _drive(trigger: Any, delay: float, events: list[Any]) -> None:
     await asyncio.sleep(delay)
     async for event in trigger.run():
@@ -136,7 +154,7 @@ def _open_connections(ports: set[int]) -> int:
 
 async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[str]) -> None:
     plan["assignments"] = plan["assignments"][: args.count]
-    make = _provider_triggers if args.impl == "provider" else _sdk_triggers
+    make = FLEETS[args.impl]
     fleet = make(plan, args.interval)
     process = psutil.Process()
     ports = {int(url.rsplit(":", 1)[1]) for url in plan["urls"].values()}
@@ -229,7 +247,7 @@ async def _tear_down(tasks: list[asyncio.Task[Any]], impl: str) -> None:
 
 
 async def _close_shared_session(impl: str) -> None:
-    if impl == "provider":
+    if impl in ("provider", "floor"):
         from airflow_provider_schedulerx.client import close_shared_session
 
         await close_shared_session()
@@ -237,7 +255,7 @@ async def _close_shared_session(impl: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--impl", choices=["provider", "sdk"], required=True)
+    parser.add_argument("--impl", choices=sorted(FLEETS), required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--window", type=float, required=True)
