@@ -11,34 +11,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from benchmarks.environment import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, REGION_ID
+from benchmarks.polling_trigger import CountedPollsTrigger
 
 FLOOR_PATH = "/floor"
 
 
-class AiohttpFloorTrigger(BaseTrigger):
-    def __init__(self, url: str, job_id: int, job_instance_id: int, *, poll_interval: float) -> None:
-        super().__init__()
-        self.url = url
-        self.job_id = job_id
-        self.job_instance_id = job_instance_id
-        self.poll_interval = poll_interval
-        self.polls = 0
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "url": self.url,
-                "job_id": self.job_id,
-                "job_instance_id": self.job_instance_id,
-                "poll_interval": self.poll_interval,
-            },
-        )
-
+class AiohttpFloorTrigger(CountedPollsTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import aiohttp
 

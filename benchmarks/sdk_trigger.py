@@ -9,36 +9,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from airflow_provider_schedulerx.triggers.schedulerx import STILL_WAITING_LOG_SECONDS
 from benchmarks import clients
+from benchmarks.polling_trigger import CountedPollsTrigger
 
 
-class OfficialSdkJobInstanceTrigger(BaseTrigger):
-    def __init__(self, url: str, job_id: int, job_instance_id: int, *, poll_interval: float) -> None:
-        super().__init__()
-        self.url = url
-        self.job_id = job_id
-        self.job_instance_id = job_instance_id
-        self.poll_interval = poll_interval
-        self.polls = 0
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "url": self.url,
-                "job_id": self.job_id,
-                "job_instance_id": self.job_instance_id,
-                "poll_interval": self.poll_interval,
-            },
-        )
-
+class OfficialSdkJobInstanceTrigger(CountedPollsTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
         get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)

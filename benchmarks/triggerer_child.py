@@ -105,12 +105,10 @@ def _provider_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     return Fleet(triggers, lambda: sum(client.stats.calls for client in clients), lambda: len(clients))
 
 
-def _sdk_triggers(plan: dict[str, Any], interval: float) -> Fleet:
-    from benchmarks.sdk_trigger import OfficialSdkJobInstanceTrigger
-
+def _counted_polls_triggers(plan: dict[str, Any], interval: float, trigger_class: type[Any]) -> Fleet:
     urls = plan["urls"]
     triggers = [
-        OfficialSdkJobInstanceTrigger(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
+        trigger_class(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
         for conn_id, instance_id in plan["assignments"]
     ]
     return Fleet(
@@ -118,21 +116,18 @@ def _sdk_triggers(plan: dict[str, Any], interval: float) -> Fleet:
         lambda: sum(trigger.polls for trigger in triggers),
         lambda: sum(1 for trigger in triggers if trigger.polls),
     )
+
+
+def _sdk_triggers(plan: dict[str, Any], interval: float) -> Fleet:
+    from benchmarks.sdk_trigger import OfficialSdkJobInstanceTrigger
+
+    return _counted_polls_triggers(plan, interval, OfficialSdkJobInstanceTrigger)
 
 
 def _floor_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     from benchmarks.floor_trigger import AiohttpFloorTrigger
 
-    urls = plan["urls"]
-    triggers = [
-        AiohttpFloorTrigger(urls[conn_id], plan["job_id"], instance_id, poll_interval=interval)
-        for conn_id, instance_id in plan["assignments"]
-    ]
-    return Fleet(
-        triggers,
-        lambda: sum(trigger.polls for trigger in triggers),
-        lambda: sum(1 for trigger in triggers if trigger.polls),
-    )
+    return _counted_polls_triggers(plan, interval, AiohttpFloorTrigger)
 
 
 FLEETS = {"provider": _provider_triggers, "sdk": _sdk_triggers, "floor": _floor_triggers}
