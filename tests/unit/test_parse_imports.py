@@ -7,9 +7,14 @@ import json
 import subprocess
 import sys
 
+# What any DAG file imports first: the Task SDK, or on Airflow 2 the operator and sensor
+# bases that the provider's compat module takes from there.
 PROBE = """
 import json, sys
-import airflow.sdk
+try:
+    import airflow.sdk
+except ImportError:
+    import airflow.models.baseoperator, airflow.models.baseoperatorlink, airflow.sensors.base
 before = set(sys.modules)
 import airflow_provider_schedulerx.operators.schedulerx
 import airflow_provider_schedulerx.sensors.schedulerx
