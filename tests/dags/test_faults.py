@@ -21,6 +21,11 @@ pytestmark = [pytest.mark.dag, pytest.mark.usefixtures("airflow_db")]
 
 #: Runs ~3 s: some 60 polls at the 0.05 s poll interval used here.
 JOB = JobSpec(job_id=301, name="under-fire", wait_seconds=0.3, run_seconds=2.7, result="ok", logs=["done"])
+# For a sensor in its own task: it starts polling only once that task is up, seconds after
+# the job started on a slow machine, and must still see enough polls for the storm to hit.
+LONG_JOB = JobSpec(
+    job_id=303, name="long-under-fire", wait_seconds=0.3, run_seconds=9.7, result="ok", logs=["done"]
+)
 RETRY_AFTER = 0.05
 #: Transient faults the service throws at the polls (and throttling, which is safe to retry,
 #: at ExecuteJob too).
@@ -32,7 +37,7 @@ def faulty() -> Iterator[Emulator]:
     emu = Emulator(
         access_key_id=ACCESS_KEY_ID,
         access_key_secret=ACCESS_KEY_SECRET,
-        jobs=[JOB, JobSpec(job_id=302, name="quick", wait_seconds=0.1, run_seconds=0.3)],
+        jobs=[JOB, JobSpec(job_id=302, name="quick", wait_seconds=0.1, run_seconds=0.3), LONG_JOB],
         namespace=NAMESPACE,
         group_id=GROUP_ID,
         seed=2026,
@@ -114,12 +119,12 @@ def test_poke_sensor_completes_through_a_storm_of_faults(faulty, connection, cli
     inject_storm(faulty)
     dag_run = run(
         "example_schedulerx_start_and_sense",
-        JOB.job_id,
+        LONG_JOB.job_id,
         wait_for_job={"deferrable": False, "mode": "poke", "poke_interval": 0.05},
     )
     assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success"}
     assert xcom(dag_run, "wait_for_job")["instance_id"] == xcom(dag_run, "start_job")
-    assert faulty.stats.executions[JOB.job_id] == 1
+    assert faulty.stats.executions[LONG_JOB.job_id] == 1
     assert_every_fault_cost_one_retry(faulty, clients)
 
 
