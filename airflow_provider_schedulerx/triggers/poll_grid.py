@@ -82,10 +82,6 @@ class PollGrid:
             tick += 1
         return tick * spacing
 
-    def until_next_poll(self, now: float, interval: float) -> float:
-        """Seconds from ``now`` (event-loop time) to the next poll."""
-        return max(interval, self.next_poll_at(now, interval) - now)
-
     async def sleep_until(self, when: float) -> None:
         """Sleep until event-loop time ``when``. The triggers waiting for the same tick share
         one timer of the loop, instead of each adding its own to the loop's heap of timers."""

@@ -22,7 +22,7 @@ def polling(grid: PollGrid, stack: ExitStack, count: int, interval: float) -> No
 def test_a_lone_trigger_polls_on_the_first_tenth_of_a_second_after_its_interval(now, interval):
     grid = PollGrid()
     with grid.polling(interval):
-        wait = grid.until_next_poll(now, interval)
+        wait = grid.next_poll_at(now, interval) - now
     assert interval <= wait < interval + MAX_SPACING_SECONDS + 1e-9
     ticks = (now + wait) / MAX_SPACING_SECONDS
     assert math.isclose(ticks, round(ticks), abs_tol=1e-6)
@@ -31,7 +31,7 @@ def test_a_lone_trigger_polls_on_the_first_tenth_of_a_second_after_its_interval(
 def test_triggers_due_within_one_tick_wake_together():
     grid = PollGrid()
     with grid.polling(10.0), grid.polling(10.0):
-        wakes = {round(now + grid.until_next_poll(now, 10.0), 6) for now in (100.01, 100.03, 100.07, 100.1)}
+        wakes = {round(grid.next_poll_at(now, 10.0), 6) for now in (100.01, 100.03, 100.07, 100.1)}
     assert wakes == {110.1}
 
 
@@ -65,17 +65,17 @@ def test_a_fine_grid_keeps_the_ticks_of_the_coarser_ones():
         fine, coarse = grid.spacing(0.4), grid.spacing(30.0)
         assert (fine, coarse) == (pytest.approx(0.025), pytest.approx(0.1))
         for now in (7.0123, 1234.56789):
-            coarse_tick = (now + grid.until_next_poll(now, 30.0)) / fine
+            coarse_tick = grid.next_poll_at(now, 30.0) / fine
             assert math.isclose(coarse_tick, round(coarse_tick), abs_tol=1e-6)
 
 
 def test_short_intervals_use_at_most_a_tenth_of_themselves():
     grid = PollGrid()
     with grid.polling(0.05):
-        wait = grid.until_next_poll(1.003, 0.05)
+        wait = grid.next_poll_at(1.003, 0.05) - 1.003
         assert 0.05 <= wait <= 0.055 + 1e-9
         assert grid.spacing(0.05) <= 0.005
-    assert grid.until_next_poll(5.0, 0.0) == 0.0
+    assert grid.next_poll_at(5.0, 0.0) == 5.0
 
 
 def test_the_next_poll_is_never_before_the_interval_even_when_rounding():
