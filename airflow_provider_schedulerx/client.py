@@ -49,6 +49,7 @@ from airflow_provider_schedulerx.retries import RetryPolicy, is_idempotent
 if TYPE_CHECKING:
     import aiohttp
     import requests
+    import yarl
 
 __all__ = ["ApiCall", "AsyncSchedulerXClient", "CallStats", "SchedulerXClient"]
 
@@ -685,6 +686,10 @@ class AsyncSchedulerXClient(_BaseClient):
 
     _timeout: aiohttp.ClientTimeout | None = None
 
+    def __init__(self, credentials: CredentialsProvider, config: ClientConfig | None = None, **kwargs: Any):
+        super().__init__(credentials, config, **kwargs)
+        self._urls: dict[str, yarl.URL] = {}
+
     async def run(self, call: ApiCall[T], **scope: str | None) -> T:
         params = self._params(call, scope)
         state = _Attempts(time.monotonic())
@@ -713,7 +718,7 @@ class AsyncSchedulerXClient(_BaseClient):
         try:
             async with shared_session().request(
                 request.method,
-                request.url,
+                self._url(request.url),
                 headers=request.headers,
                 data=request.body or None,
                 timeout=self._timeout,
@@ -723,6 +728,19 @@ class AsyncSchedulerXClient(_BaseClient):
                 return parse_reply(response.status, response.headers, body, action=action)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _aiohttp_error(exc, action, self.config.endpoint) from None
+
+    def _url(self, url: str) -> yarl.URL:
+        """``url`` as ``aiohttp`` takes it, parsed once per call (a poll loop sends one URL
+        again and again, and yarl remembers only its last 128), and sent exactly as signed,
+        without requoting."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            import yarl
+
+            if len(self._urls) >= MAX_REMEMBERED_REQUESTS:
+                self._urls.clear()
+            parsed = self._urls[url] = yarl.URL(url, encoded=True)
+        return parsed
 
     async def call(
         self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"

@@ -307,6 +307,28 @@ async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(em
         await close_shared_session()
 
 
+@pytest.mark.parametrize("signature_version", ["v3", "v1"])
+async def test_async_client_sends_reserved_characters_as_signed(emulator, signature_version):
+    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+
+    client = AsyncSchedulerXClient(
+        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        ClientConfig(endpoint=emulator.url, signature_version=signature_version),
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    )
+    try:
+        for _ in range(2):
+            reply = await client.call("ListJobs", {"JobName": "a/b~c *+%"})
+            assert reply["Success"] and reply["Data"]["Jobs"] == []
+        sent = next(iter(client._urls))
+        assert "JobName=a%2Fb~c%20%2A%2B%25" in sent
+        assert str(client._url(sent)) == sent, "the URL goes out as signed, not requoted"
+        assert client._url(sent) is client._url(sent)
+    finally:
+        await close_shared_session()
+
+
 def test_scope_is_checked_for_every_namespace_a_call_names(emulator):
     with make_client(emulator) as client:
         instance_id = client.execute_job(101)
