@@ -1,9 +1,9 @@
-"""The floor of the triggerer benchmark: the provider trigger's polling loop with nothing
-but ``aiohttp`` and the event loop in it. Each poll sends the headers of a signed
-``GetJobInstance`` request, signed once, over the provider's shared pooled session and with
-its timeouts, to a path the emulator answers with a small JSON 404, and reads the reply. No
-signing, reply parsing, retries or logging: what is left is what the HTTP library and the
-loop cost per poll, on the same poll grid."""
+"""The floor of the triggerer benchmark: the provider trigger's polling loop with nothing in
+it but what any aiohttp client must do to make the call. Each poll signs its
+``GetJobInstance`` afresh (the service refuses a reused nonce), sends it over the provider's
+shared pooled session with its timeouts, to the same emulator, and reads the reply. No reply
+parsing, retries, credential lookup or logging: what is left is what the HTTP library, the
+signature and the event loop cost per poll, on the same poll grid."""
 
 from __future__ import annotations
 
@@ -17,58 +17,53 @@ from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from benchmarks.environment import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, REGION_ID
 from benchmarks.polling_trigger import CountedPollsTrigger
 
-FLOOR_PATH = "/floor"
-
 
 class AiohttpFloorTrigger(CountedPollsTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         import aiohttp
+        import yarl
 
         from airflow_provider_schedulerx.client import shared_session
 
-        headers = _signed_headers(self.url, self.job_id, self.job_instance_id)
-        url = self.url + FLOOR_PATH
+        template = _template(self.url, self.job_id, self.job_instance_id)
+        url = yarl.URL(template.url, encoded=True)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=30.0)  # the provider's
         with poll_grid.polling(self.poll_interval):
             while True:
                 self.polls += 1
-                status = await _get(shared_session(), url, headers, timeout)
-                if status != 404:
-                    yield TriggerEvent({"status": "error", "message": f"expected HTTP 404, got {status}"})
+                status = await _get(shared_session(), url, template.sign().headers, timeout)
+                if status != 200:
+                    yield TriggerEvent({"status": "error", "message": f"expected HTTP 200, got {status}"})
                     return
                 await poll_grid.sleep_until(
                     poll_grid.next_poll_at(asyncio.get_running_loop().time(), self.poll_interval)
                 )
 
 
-async def _get(session: Any, url: str, headers: dict[str, str], timeout: Any) -> int:
+async def _get(session: Any, url: Any, headers: dict[str, str], timeout: Any) -> int:
     """One poll: its reply read, then dropped with everything else of the poll."""
     async with session.get(url, headers=headers, timeout=timeout) as response:
         await response.read()
         return int(response.status)
 
 
-def _signed_headers(url: str, job_id: int, job_instance_id: int) -> dict[str, str]:
-    """The headers the provider's client sends for this poll (one attempt of it)."""
+def _template(url: str, job_id: int, job_instance_id: int) -> Any:
+    """The request the provider's client makes for this poll, to be signed per attempt."""
     from airflow_provider_schedulerx.config import API_VERSION
     from airflow_provider_schedulerx.protocol import RequestTemplate
 
-    return (
-        RequestTemplate(
-            action="GetJobInstance",
-            version=API_VERSION,
-            params={
-                "Namespace": NAMESPACE,
-                "GroupId": GROUP_ID,
-                "RegionId": REGION_ID,
-                "JobId": str(job_id),
-                "JobInstanceId": str(job_instance_id),
-            },
-            method="GET",
-            endpoint=url,
-            access_key_id=ACCESS_KEY_ID,
-            access_key_secret=ACCESS_KEY_SECRET,
-        )
-        .sign()
-        .headers
+    return RequestTemplate(
+        action="GetJobInstance",
+        version=API_VERSION,
+        params={
+            "Namespace": NAMESPACE,
+            "GroupId": GROUP_ID,
+            "RegionId": REGION_ID,
+            "JobId": str(job_id),
+            "JobInstanceId": str(job_instance_id),
+        },
+        method="GET",
+        endpoint=url,
+        access_key_id=ACCESS_KEY_ID,
+        access_key_secret=ACCESS_KEY_SECRET,
     )

@@ -29,7 +29,7 @@ from benchmarks.stats import median
 from benchmarks.triggerer_child import LAG_SAMPLE_SECONDS
 
 #: The provider's trigger, the official SDK's (the baseline), and the floor: the same loop
-#: with only aiohttp in it.
+#: with only aiohttp and signing in it.
 IMPLEMENTATIONS = ("provider", "sdk", "floor")
 #: Beyond the run's own time: start-up, connection lookups, tear-down.
 CHILD_SPARE_SECONDS = 240.0
