@@ -28,6 +28,8 @@ class AiohttpFloorTrigger(CountedPollsTrigger):
         template = _template(self.url, self.job_id, self.job_instance_id)
         url = yarl.URL(template.url, encoded=True)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=30.0)  # the provider's
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         with poll_grid.polling(self.poll_interval):
             while True:
                 self.polls += 1
@@ -35,9 +37,8 @@ class AiohttpFloorTrigger(CountedPollsTrigger):
                 if status != 200:
                     yield TriggerEvent({"status": "error", "message": f"expected HTTP 200, got {status}"})
                     return
-                await poll_grid.sleep_until(
-                    poll_grid.next_poll_at(asyncio.get_running_loop().time(), self.poll_interval)
-                )
+                due = poll_grid.next_poll_at(due, self.poll_interval, loop.time())
+                await poll_grid.sleep_until(due)
 
 
 async def _get(session: Any, url: Any, headers: dict[str, str], timeout: Any) -> int:

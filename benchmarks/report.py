@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from airflow_provider_schedulerx.triggers.poll_grid import POLLS_PER_TICK, PollGrid
 from benchmarks import targets
 from benchmarks.api_calls import ApiCallResults
 from benchmarks.machine import Machine
@@ -157,6 +159,18 @@ def _scale_run(trig: TriggererResults) -> TriggererRun | None:
         return None
     run = trig.get("provider", targets.SCALE_COUNT)
     return run if run.interval == targets.SCALE_INTERVAL else None
+
+
+def _grid_spacings(counts: list[int], interval: float) -> str:
+    """The poll grid's spacing for each N triggers polling every ``interval`` seconds."""
+    spacings = []
+    for count in counts:
+        grid = PollGrid()
+        with ExitStack() as stack:
+            for _ in range(count):
+                stack.enter_context(grid.polling(interval))
+            spacings.append(f"{grid.spacing(interval) * 1000:g} ms at N = {count:,}")
+    return ", ".join(spacings)
 
 
 def _prose(text: str) -> list[str]:
@@ -373,9 +387,10 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             + ". The baseline is the same trigger loop written with the "
             "official SDK's async client (`get_job_instance_with_options_async`, "
             "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute, "
-            "and both poll on the provider's poll grid (0.1 s, halved until about 8 polls fall "
-            "on a tick: 0.05 s at N = 1,000, 12.5 ms at N = 5,000), the triggers of one tick "
-            "sharing one timer and one wake-up of the loop."
+            "and both poll on the provider's poll grid (1 s, halved until about "
+            f"{POLLS_PER_TICK} polls fall on a tick: {_grid_spacings(trig.counts, interval)}), "
+            "each trigger polling once an interval on it, the triggers of one tick sharing one "
+            "timer and one wake-up of the loop."
         ),
         *_prose(
             "The floor is the same loop with nothing in it but what any aiohttp client must do "

@@ -24,6 +24,8 @@ class OfficialSdkJobInstanceTrigger(CountedPollsTrigger):
         what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
         get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)
         logged_status, logged_at = None, 0.0
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         with poll_grid.polling(self.poll_interval):
             while True:
                 self.polls += 1
@@ -39,6 +41,5 @@ class OfficialSdkJobInstanceTrigger(CountedPollsTrigger):
                     self.log.info("%s is %s", what, status.label)
                     logged_status, logged_at = status, now
                 response = detail = None
-                await poll_grid.sleep_until(
-                    poll_grid.next_poll_at(asyncio.get_running_loop().time(), self.poll_interval)
-                )
+                due = poll_grid.next_poll_at(due, self.poll_interval, loop.time())
+                await poll_grid.sleep_until(due)

@@ -10,8 +10,12 @@ collector generations. The spacing is therefore ``MAX_SPACING_SECONDS``, halved 
 needed to keep about ``POLLS_PER_TICK`` polls on a tick at the poll rate of all the
 triggers polling in the process, and to stay within a tenth of the poll interval. Halving
 keeps the ticks of every spacing on those of the finer ones, so triggers polling at
-different rates still share wake-ups. The triggers waiting for one tick share one timer of
+different rates still share wake-ups, and keeps every tick a binary fraction of a second,
+which floating point holds exactly. The triggers waiting for one tick share one timer of
 the loop (:meth:`PollGrid.sleep_until`).
+
+A trigger keeps its cadence: each poll is due one interval after the previous one was due,
+so that only its first poll waits for the grid.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from contextlib import contextmanager
 __all__ = ["MAX_SPACING_SECONDS", "POLLS_PER_TICK", "PollGrid", "poll_grid"]
 
 #: The coarsest spacing of the grid: a poll is at most this late.
-MAX_SPACING_SECONDS = 0.1
+MAX_SPACING_SECONDS = 1.0
 
 #: Polls that may fall due on one tick, on average, before the spacing is halved.
 POLLS_PER_TICK = 8
@@ -71,16 +75,15 @@ class PollGrid:
         halvings = max(0, math.ceil(math.log2(MAX_SPACING_SECONDS / widest)))
         return MAX_SPACING_SECONDS / 2**halvings
 
-    def next_poll_at(self, now: float, interval: float) -> float:
-        """The event-loop time of the next poll: the first tick at least ``interval`` after
-        ``now``."""
+    def next_poll_at(self, due: float, interval: float, now: float) -> float:
+        """The event-loop time of the poll after the one due at ``due``: the first tick at
+        least ``interval`` after ``due``, or, if a slow poll has let that pass, the first tick
+        from ``now``."""
+        earliest = max(due + interval, now)
         spacing = self.spacing(interval)
         if spacing <= 0:
-            return now + max(interval, 0.0)
-        tick = math.ceil((now + interval) / spacing)
-        if tick * spacing < now + interval:  # rounding
-            tick += 1
-        return tick * spacing
+            return earliest
+        return math.ceil(earliest / spacing) * spacing
 
     async def sleep_until(self, when: float) -> None:
         """Sleep until event-loop time ``when``. The triggers waiting for the same tick share

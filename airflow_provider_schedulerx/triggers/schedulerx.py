@@ -32,8 +32,9 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
     The status is logged when it changes, and once a minute while it stays the same. Polls
     fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
-    so that the triggers due together share a wake-up of the event loop: at most 0.1 s late,
-    less when many triggers poll or the interval is short.
+    so that the triggers due together share a wake-up of the event loop: the first poll at
+    once, the next one a tick at most 1 s (and a tenth of the interval) after the interval,
+    and from then on every ``poll_interval``.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
     "instance": <dict or None>, "message"}``.
@@ -127,6 +128,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         errors = 0
         instance = None
         logged_status, logged_at = None, 0.0
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         with poll_grid.polling(self.poll_interval):
             while True:
                 try:
@@ -153,8 +156,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                     if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
                         self.log.info("%s is %s", what, instance.status.label)
                         logged_status, logged_at = instance.status, now
-                loop_time = asyncio.get_running_loop().time()
-                next_poll = poll_grid.next_poll_at(loop_time, self.poll_interval)
+                loop_time = loop.time()
+                due = poll_grid.next_poll_at(due, self.poll_interval, loop_time)
                 remaining = math.inf
                 if self.deadline is not None:
                     remaining = self.deadline - time.time()
@@ -169,10 +172,10 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                 # interval each would be promoted to the oldest GC generation, and lengthen
                 # every full collection of the triggerer.
                 instance = None
-                if remaining < next_poll - loop_time:
+                if remaining < due - loop_time:
                     await asyncio.sleep(remaining)
                 else:
-                    await poll_grid.sleep_until(next_poll)
+                    await poll_grid.sleep_until(due)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: stop the instance if this task started it."""

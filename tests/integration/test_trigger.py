@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -118,10 +119,11 @@ def test_serialize_round_trips_through_airflow():
 
 async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, session_cleanup):
     """Two triggers started 30 ms apart poll first at once, then on the process's poll grid
-    (0.1 s for two triggers), never before the interval."""
+    (a tenth of the 1 s interval, rounded down to a binary fraction: 1/16 s), never before
+    the interval, and at most one tick apart; from then on, once a second."""
     instance_ids = [start(schedulerx_connection, 104) for _ in range(2)]
     poll_times: dict[int, list[float]] = {instance_id: [] for instance_id in instance_ids}
-    polled_twice = asyncio.Event()
+    polled_thrice = asyncio.Event()
 
     class Recorded(SchedulerXJobInstanceTrigger):
         async def _client(self):
@@ -130,8 +132,8 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
 
             async def recorded(job_id, job_instance_id, **scope):
                 poll_times[job_instance_id].append(asyncio.get_running_loop().time())
-                if all(len(times) >= 2 for times in poll_times.values()):
-                    polled_twice.set()
+                if all(len(times) >= 3 for times in poll_times.values()):
+                    polled_thrice.set()
                 return await get_job_instance(job_id, job_instance_id, **scope)
 
             client.get_job_instance = recorded
@@ -143,14 +145,17 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
             return
 
     tasks = [asyncio.create_task(poll(instance_id, 0.03 * n)) for n, instance_id in enumerate(instance_ids)]
-    await asyncio.wait_for(polled_twice.wait(), 10)
+    await asyncio.wait_for(polled_thrice.wait(), 10)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     first, second = poll_times.values()
+    spacing = 1 / 16
     for times in (first, second):
         assert times[1] - times[0] >= 1.0
-        late = times[1] - round(times[1], 1)
-        assert -1e-6 <= late < 0.04, f"poll at {times[1]:.4f} is not on the 0.1 s grid"
-    assert abs(round(second[1], 1) - round(first[1], 1)) <= 0.1 + 1e-9
+        late = times[1] - math.floor(times[1] / spacing) * spacing
+        assert late < 0.04, f"poll at {times[1]:.4f} is not on the 1/16 s grid"
+        assert 1.0 - 0.04 < times[2] - times[1] < 1.0 + 0.04, "not polled one interval later"
+    ticks_apart = abs(math.floor(second[1] / spacing) - math.floor(first[1] / spacing))
+    assert ticks_apart <= 1, "30 ms apart at first, their polls drifted apart on the grid"
     assert poll_grid.polls_per_second() == 0, "the triggers still count as polling"
