@@ -14,8 +14,11 @@ different rates still share wake-ups, and keeps every tick a binary fraction of 
 which floating point holds exactly. The triggers waiting for one tick share one timer of
 the loop (:meth:`PollGrid.sleep_until`).
 
-A trigger keeps its cadence: each poll is due one interval after the previous one was due,
-so that only its first poll waits for the grid.
+A trigger keeps its cadence: each poll is due one interval after the previous one was due.
+A tick takes at most ``TICK_CAPACITY`` polls: the polls due on a full one move to the next
+tick with room, as long as that keeps them within their lateness allowance (1 s, and a
+tenth of the interval). Triggers that started together, as after a triggerer restart,
+thereby spread out over the grid instead of polling in one burst interval after interval.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["MAX_SPACING_SECONDS", "POLLS_PER_TICK", "PollGrid", "poll_grid"]
+__all__ = ["MAX_SPACING_SECONDS", "POLLS_PER_TICK", "TICK_CAPACITY", "PollGrid", "poll_grid"]
 
-#: The coarsest spacing of the grid: a poll is at most this late.
+#: The coarsest spacing of the grid, and the most a poll is ever late.
 MAX_SPACING_SECONDS = 1.0
 
 #: Polls that may fall due on one tick, on average, before the spacing is halved.
-POLLS_PER_TICK = 8
+POLLS_PER_TICK = 16
+
+#: Polls one tick takes before the next ones move on to the following ticks.
+TICK_CAPACITY = 2 * POLLS_PER_TICK
 
 
 class PollGrid:
@@ -42,6 +48,7 @@ class PollGrid:
         self._intervals: Counter[float] = Counter()
         self._spacings: dict[float, float] = {}
         self._ticks: dict[tuple[asyncio.AbstractEventLoop, float], list[asyncio.Future[None]]] = {}
+        self._booked: Counter[float] = Counter()
 
     @contextmanager
     def polling(self, interval: float) -> Iterator[None]:
@@ -75,15 +82,30 @@ class PollGrid:
         halvings = max(0, math.ceil(math.log2(MAX_SPACING_SECONDS / widest)))
         return MAX_SPACING_SECONDS / 2**halvings
 
+    @staticmethod
+    def lateness(interval: float) -> float:
+        """How much later than due a trigger polling every ``interval`` seconds may poll."""
+        return min(MAX_SPACING_SECONDS, interval / 10)
+
     def next_poll_at(self, due: float, interval: float, now: float) -> float:
-        """The event-loop time of the poll after the one due at ``due``: the first tick at
-        least ``interval`` after ``due``, or, if a slow poll has let that pass, the first tick
-        from ``now``."""
+        """The event-loop time of the poll after the one due at ``due``: the first tick with
+        room at least ``interval`` after ``due`` (or, if a slow poll has let that pass, from
+        ``now``) and within the lateness allowance; if every tick there is full, the least
+        booked of them."""
         earliest = max(due + interval, now)
         spacing = self.spacing(interval)
         if spacing <= 0:
             return earliest
-        return math.ceil(earliest / spacing) * spacing
+        first = math.ceil(earliest / spacing)
+        last = max(first, math.floor((earliest + self.lateness(interval)) / spacing))
+        least_booked, fewest = first, math.inf
+        for tick in range(first, last + 1):
+            booked = self._booked.get(tick * spacing, 0)
+            if booked < TICK_CAPACITY:
+                return tick * spacing
+            if booked < fewest:
+                least_booked, fewest = tick, booked
+        return least_booked * spacing
 
     async def sleep_until(self, when: float) -> None:
         """Sleep until event-loop time ``when``. The triggers waiting for the same tick share
@@ -96,6 +118,7 @@ class PollGrid:
             loop.call_at(when, self._wake, key)
         waiter = loop.create_future()
         waiters.append(waiter)
+        self._booked[when] += 1
         try:
             await waiter
         finally:
@@ -103,7 +126,9 @@ class PollGrid:
                 self._forget(key, waiter)
 
     def _wake(self, key: tuple[asyncio.AbstractEventLoop, float]) -> None:
-        for waiter in self._ticks.pop(key, ()):
+        waiters = self._ticks.pop(key, [])
+        self._unbook(key[1], len(waiters))
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -111,8 +136,14 @@ class PollGrid:
         waiters = self._ticks.get(key)
         if waiters is not None and waiter in waiters:
             waiters.remove(waiter)
+            self._unbook(key[1], 1)
             if not waiters:
                 del self._ticks[key]
+
+    def _unbook(self, when: float, polls: int) -> None:
+        self._booked[when] -= polls
+        if self._booked[when] <= 0:
+            del self._booked[when]
 
 
 #: The grid of this process's triggers.

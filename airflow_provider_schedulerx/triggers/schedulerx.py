@@ -33,8 +33,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     The status is logged when it changes, and once a minute while it stays the same. Polls
     fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
     so that the triggers due together share a wake-up of the event loop: the first poll at
-    once, the next one a tick at most 1 s (and a tenth of the interval) after the interval,
-    and from then on every ``poll_interval``.
+    once, the next ones every ``poll_interval``, each at most 1 s (and a tenth of the
+    interval) late.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
     "instance": <dict or None>, "message"}``.

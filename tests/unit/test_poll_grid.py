@@ -10,7 +10,12 @@ from contextlib import ExitStack
 
 import pytest
 
-from airflow_provider_schedulerx.triggers.poll_grid import MAX_SPACING_SECONDS, POLLS_PER_TICK, PollGrid
+from airflow_provider_schedulerx.triggers.poll_grid import (
+    MAX_SPACING_SECONDS,
+    POLLS_PER_TICK,
+    TICK_CAPACITY,
+    PollGrid,
+)
 
 
 def polling(grid: PollGrid, stack: ExitStack, count: int, interval: float) -> None:
@@ -75,7 +80,7 @@ def test_triggers_due_within_one_tick_wake_together():
 
 @pytest.mark.parametrize(
     ("count", "spacing"),
-    [(1, 1.0), (80, 1.0), (81, 0.5), (100, 0.5), (1000, 0.0625), (5000, 0.015625), (20000, 0.00390625)],
+    [(1, 1.0), (160, 1.0), (161, 0.5), (320, 0.5), (1000, 0.125), (5000, 0.03125), (20000, 0.0078125)],
 )
 def test_the_spacing_halves_until_a_tick_holds_at_most_the_polls_per_tick(count, spacing):
     grid = PollGrid()
@@ -91,7 +96,7 @@ def test_the_spacing_widens_again_when_triggers_stop_polling():
     with grid.polling(10.0):
         with ExitStack() as stack:
             polling(grid, stack, 5000, 10.0)
-            assert grid.spacing(10.0) == 0.015625
+            assert grid.spacing(10.0) == 0.03125
         assert grid.polls_per_second() == pytest.approx(0.1)
         assert grid.spacing(10.0) == 1.0
     assert grid.polls_per_second() == 0
@@ -152,3 +157,79 @@ async def test_a_tick_whose_sleepers_were_all_cancelled_is_forgotten():
     with pytest.raises(asyncio.CancelledError):
         await sleeper
     assert not grid._ticks
+
+
+async def test_a_full_tick_sends_the_next_polls_to_the_following_ticks():
+    grid = PollGrid()
+    loop = asyncio.get_running_loop()
+    with ExitStack() as stack:
+        polling(grid, stack, 1000, 10.0)
+        spacing = grid.spacing(10.0)
+        due = loop.time() + 50.0
+        first = grid.next_poll_at(due, 10.0, due)
+        sleepers = [asyncio.create_task(grid.sleep_until(first)) for _ in range(TICK_CAPACITY)]
+        await asyncio.sleep(0)
+        assert grid.next_poll_at(due, 10.0, due) == first + spacing
+        sleepers.pop().cancel()
+        await asyncio.sleep(0)
+        assert grid.next_poll_at(due, 10.0, due) == first, "a cancelled poll still holds its place"
+        for sleeper in sleepers:
+            sleeper.cancel()
+        await asyncio.gather(*sleepers, return_exceptions=True)
+    assert not grid._booked
+
+
+async def test_when_every_tick_within_the_allowance_is_full_the_least_booked_takes_more():
+    grid = PollGrid()
+    loop = asyncio.get_running_loop()
+    with ExitStack() as stack:
+        polling(grid, stack, 1000, 10.0)
+        spacing = grid.spacing(10.0)
+        due = loop.time() + 50.0
+        first = grid.next_poll_at(due, 10.0, due)
+        ticks = [first + index * spacing for index in range(round(grid.lateness(10.0) / spacing) + 1)]
+        sleepers = [
+            asyncio.create_task(grid.sleep_until(tick))
+            for index, tick in enumerate(ticks)
+            for _ in range(TICK_CAPACITY + (0 if index == 3 else 1))
+        ]
+        await asyncio.sleep(0)
+        assert grid.next_poll_at(due, 10.0, due) == ticks[3]
+        for sleeper in sleepers:
+            sleeper.cancel()
+        await asyncio.gather(*sleepers, return_exceptions=True)
+    assert not grid._booked
+
+
+async def test_a_woken_tick_frees_its_places():
+    grid = PollGrid()
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    tick = grid.next_poll_at(now, 0.05, now)
+    await asyncio.gather(*(grid.sleep_until(tick) for _ in range(3)))
+    assert not grid._booked
+
+
+def test_triggers_started_together_spread_over_the_grid():
+    """1,000 triggers that start at the same moment, as after a triggerer restart, poll in
+    one burst at first; each interval spreads them by up to the lateness allowance (1 s),
+    until a tick holds about its capacity, and no poll is ever later than the allowance."""
+    grid = PollGrid()
+    interval, count = 10.0, 1000
+    busiest = []
+    with ExitStack() as stack:
+        polling(grid, stack, count, interval)
+        dues = [5000.0 + index * 1e-4 for index in range(count)]
+        for _ in range(8):
+            grid._booked.clear()
+            next_dues = []
+            for due in dues:
+                following = grid.next_poll_at(due, interval, due + 0.05)
+                assert due + interval <= following <= due + interval + grid.lateness(interval)
+                grid._booked[following] += 1
+                next_dues.append(following)
+            dues = next_dues
+            busiest.append(max(grid._booked.values()))
+    assert busiest[0] > 3 * TICK_CAPACITY
+    assert busiest[-1] <= 1.25 * TICK_CAPACITY
+    assert busiest == sorted(busiest, reverse=True)
