@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per triggerer run")
     parser.add_argument("--emulators", type=int, default=2, help="emulator processes for the triggers")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="triggerer runs per client and N, merged by median"
+        "--rounds", type=int, default=3, help="triggerer runs per client and N, merged by median"
     )
     parser.add_argument("--quick", action="store_true", help="fewer runs and shorter windows: a smoke test")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.quick:
         args.parse_runs, args.call_rounds, args.calls_per_round = 3, 3, 100
-        args.counts, args.interval, args.window = "100,1000", 2.0, 4.0
+        args.counts, args.interval, args.window, args.rounds = "100,1000", 2.0, 4.0, 1
     counts = [int(count) for count in args.counts.split(",")]
     command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     host = machine.describe()

@@ -90,10 +90,7 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 _met(cpu_ratio <= targets.SYNC_CPU_RATIO),
             )
         )
-    worst = max(
-        (ratio(trig.get("provider", n).cpu_per_poll_us, trig.get("sdk", n).cpu_per_poll_us), n)
-        for n in trig.counts
-    )
+    worst = max((trig.cpu_ratios[n], n) for n in trig.counts)
     rows.append(
         (
             "Triggerer: CPU per poll (worst N)",
@@ -360,7 +357,7 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
                     _client_name(run),
                     f"{run.polls_per_second:.1f} / {run.expected_polls_per_second:.0f}",
                     f"{run.cpu_per_poll_us:.0f}",
-                    _x(ratio(run.cpu_per_poll_us, sdk.cpu_per_poll_us)) if run is provider else "",
+                    _x(trig.cpu_ratios[count]) if run is provider else "",
                     f"{run.core_share:.1%}",
                     f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
                     f"{run.memory_per_trigger_kib:.1f}",
@@ -377,10 +374,13 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
         *_prose(
             "N triggers in one fresh process and one event loop, each polling its own running "
             f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
-            "different moments; the window opens once every trigger has polled, and lasts "
-            f"{trig.window_seconds:.0f} s"
+            "different moments. Once every trigger has polled, two windows of "
+            f"{trig.window_seconds:.0f} s follow: in the first, nothing but the triggers runs in "
+            "the loop, and the CPU, polls, memory, collections and connections are taken; in the "
+            "second, a probe measures the loop's lag"
             + (
-                f"; {trig.rounds} runs of each client per N, taking turns (AB BA ...), medians"
+                f"; {trig.rounds} runs of each client per N, taking turns (ABC CBA ...), medians, "
+                "and each ratio the median of the ratios within a round"
                 if trig.rounds > 1
                 else ""
             )
@@ -413,11 +413,12 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             "at small N; as N grows, polls on the same tick share those wake-ups."
         ),
         *_prose(
-            "CPU per poll leaves out what the process burns idle (its loop-lag probe, measured just "
-            "before); the CPU share is everything. Loop lag: how late a 20 ms sleep wakes. Memory: "
-            "growth of the resident set per trigger. Full GCs: collections of the oldest generation "
-            "during the window; each stops the loop for as long as it takes to walk every object of "
-            "the process (Airflow's own are most of them), which is where the worst lags come from."
+            "CPU per poll: the process's CPU over the first window divided by the polls made in "
+            "it; the window starts halfway between two ticks and spans whole ticks, so that no "
+            "tick's polls count twice. Loop lag: how late a 20 ms sleep wakes. Memory: growth of "
+            "the resident set per trigger. Full GCs: collections of the oldest generation during "
+            "the window; each stops the loop for as long as it takes to walk every object of the "
+            "process (Airflow's own are most of them), which is where the worst lags come from."
         ),
         *_table(
             (

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,9 @@ class TriggererRun:
 
     @property
     def cpu_per_poll_us(self) -> float:
-        """CPU per poll above what the process burns idle (its loop-lag probe)."""
-        busy = self.child["cpu_seconds"] - self.child["idle_core_share"] * self.child["wall_seconds"]
-        return busy / self.child["polls"] * 1e6 if self.child["polls"] else float("nan")
+        """The process's CPU over the window (nothing but the triggers ran) per poll."""
+        polls = self.child["polls"]
+        return self.child["cpu_seconds"] / polls * 1e6 if polls else float("nan")
 
     @property
     def idle_wakeup_us(self) -> float:
@@ -89,6 +89,9 @@ class TriggererResults:
     emulator_processes: int
     window_seconds: float
     rounds: int = 1
+    #: For each N, the provider's CPU per poll over the official SDK's: the median of the
+    #: ratios within a round, where the two ran back to back.
+    cpu_ratios: dict[int, float] = field(default_factory=dict)
 
     def get(self, impl: str, count: int) -> TriggererRun:
         return next(run for run in self.runs if run.impl == impl and run.count == count)
@@ -130,6 +133,7 @@ def run(
             json.dump(plan, file)
         plan_file = Path(file.name)
         runs = []
+        cpu_ratios = {}
         try:
             for count in counts:
                 samples: dict[str, list[TriggererRun]] = {impl: [] for impl in IMPLEMENTATIONS}
@@ -138,9 +142,17 @@ def run(
                     for impl in order:
                         samples[impl].append(_run_child(fleet, plan_file, impl, count, interval, window, env))
                 runs += [_merge(samples[impl]) for impl in IMPLEMENTATIONS]
+                cpu_ratios[count] = median(
+                    [
+                        provider.cpu_per_poll_us / sdk.cpu_per_poll_us
+                        for provider, sdk in zip(samples["provider"], samples["sdk"])
+                    ]
+                )
         finally:
             plan_file.unlink(missing_ok=True)
-    return TriggererResults(runs=runs, emulator_processes=emulators, window_seconds=window, rounds=rounds)
+    return TriggererResults(
+        runs=runs, emulator_processes=emulators, window_seconds=window, rounds=rounds, cpu_ratios=cpu_ratios
+    )
 
 
 def _merge(runs: list[TriggererRun]) -> TriggererRun:
@@ -200,7 +212,7 @@ def _run_child(
         command, cwd=REPO, env=child_env(**env), stdout=subprocess.PIPE, text=True
     ) as process:
         # A run that hangs is ended, so that the suite always stops by itself.
-        watchdog = threading.Timer(3 * interval + window + CHILD_SPARE_SECONDS, process.kill)
+        watchdog = threading.Timer(3 * interval + 2 * window + CHILD_SPARE_SECONDS, process.kill)
         watchdog.start()
         try:
             assert process.stdout is not None

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ from typing import IO, Any
 
 import psutil
 
+from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from benchmarks.stats import percentile
 
 LAG_SAMPLE_SECONDS = 0.02
@@ -155,8 +157,6 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     ports = {int(url.rsplit(":", 1)[1]) for url in plan["urls"].values()}
     loop = asyncio.get_running_loop()
 
-    lag = LoopLag()
-    watcher = asyncio.create_task(lag.watch())
     # A first trigger, polled once and dropped, so that every lazy import is done before
     # the memory and idle CPU are taken.
     warm = make({**plan, "assignments": plan["assignments"][:1]}, args.interval)
@@ -164,9 +164,13 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     await asyncio.sleep(1.0)
     warm_task.cancel()
     gc.collect()
+    # What one wake-up of the idle loop costs: the lag probe's, before any trigger runs.
+    lag = LoopLag()
+    watcher = asyncio.create_task(lag.watch())
     idle_cpu, idle_wall = time.process_time(), time.perf_counter()
     await asyncio.sleep(IDLE_SECONDS)
     idle_rate = (time.process_time() - idle_cpu) / (time.perf_counter() - idle_wall)
+    watcher.cancel()
     rss_before, tracked_before = process.memory_info().rss, len(gc.get_objects())
 
     # Triggers deferred over one poll interval, as tasks defer at different moments; the
@@ -184,17 +188,26 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     await asyncio.sleep(1.0)
     rss_after, tracked_after = process.memory_info().rss, len(gc.get_objects())
 
+    # The CPU window: nothing in the loop but the triggers. It spans whole ticks of the poll
+    # grid, from halfway between two of them, so that no tick's polls count twice or not at
+    # all.
+    spacing = poll_grid.spacing(args.interval)
+    await asyncio.sleep((math.floor(loop.time() / spacing) + 1.5) * spacing - loop.time())
     collections = GarbageCollections()
     collections.watch()
     control.write("window-start\n")
-    lag.samples.clear()
     polls, cpu, wall = fleet.polls(), time.process_time(), time.perf_counter()
-    await asyncio.sleep(args.window)
+    await asyncio.sleep(math.ceil(args.window / spacing) * spacing)
     polls, cpu, wall = fleet.polls() - polls, time.process_time() - cpu, time.perf_counter() - wall
-    lag_samples = list(lag.samples)
     gc.callbacks.clear()
     control.write("window-end\n")
     open_connections = _open_connections(ports)
+
+    # The lag window: as long again, with the probe waking the loop as a sleeper would.
+    watcher = asyncio.create_task(lag.watch())
+    lag.samples.clear()
+    await asyncio.sleep(args.window)
+    lag_samples = list(lag.samples)
 
     failures = [
         task.exception() for task in tasks if task.done() and not task.cancelled() and task.exception()
