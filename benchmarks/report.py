@@ -386,7 +386,7 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             )
             + ". The baseline is the same trigger loop written with the "
             "official SDK's async client (`get_job_instance_with_options_async`, "
-            "`benchmarks/sdk_trigger.py`); both log a status when it changes and once a minute, "
+            "`benchmarks/sdk_trigger.py`); both log a status when it changes and every 5 minutes, "
             "and both poll on the provider's poll grid (1 s, halved until about "
             f"{POLLS_PER_TICK} polls fall on a tick: {_grid_spacings(trig.counts, interval)}), "
             "each trigger polling once an interval on it, the triggers of one tick sharing one "

@@ -7,14 +7,13 @@ differ."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
-from airflow_provider_schedulerx.triggers.schedulerx import STILL_WAITING_LOG_SECONDS
+from airflow_provider_schedulerx.triggers.schedulerx import StatusLog
 from benchmarks import clients
 from benchmarks.polling_trigger import CountedPollsTrigger
 
@@ -23,7 +22,7 @@ class OfficialSdkJobInstanceTrigger(CountedPollsTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
         get_job_instance = clients.sdk_async_call(clients.sdk_client(self.url), self.job_instance_id)
-        logged_status, logged_at = None, 0.0
+        status_log = StatusLog(self.log, what)
         loop = asyncio.get_running_loop()
         due = loop.time()
         with poll_grid.polling(self.poll_interval):
@@ -36,10 +35,7 @@ class OfficialSdkJobInstanceTrigger(CountedPollsTrigger):
                     yield TriggerEvent({"status": status.label, "instance": detail.to_map()})
                     return
                 # The provider's logging and poll timing, so that only the clients differ.
-                now = time.monotonic()
-                if status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
-                    self.log.info("%s is %s", what, status.label)
-                    logged_status, logged_at = status, now
+                status_log.update(status, loop.time())
                 response = detail = None
                 due = poll_grid.next_poll_at(due, self.poll_interval, loop.time())
                 await poll_grid.sleep_until(due)

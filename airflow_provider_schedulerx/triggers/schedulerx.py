@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -14,12 +14,42 @@ from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 
-__all__ = ["SchedulerXJobInstanceTrigger"]
+if TYPE_CHECKING:
+    from airflow_provider_schedulerx.models import InstanceStatus
+
+__all__ = ["SchedulerXJobInstanceTrigger", "StatusLog"]
 
 #: While the status stays the same, it is logged again after this many seconds, not on
-#: every poll: thousands of waiting triggers would otherwise write hundreds of identical
-#: lines a second between them.
-STILL_WAITING_LOG_SECONDS = 60.0
+#: every poll: a log line costs a triggerer about as much as a poll, and thousands of
+#: waiting triggers would otherwise write hundreds of identical lines a second between them.
+STILL_WAITING_LOG_SECONDS = 300.0
+
+
+class StatusLog:
+    """Logs an instance's status when it changes, and again every
+    ``STILL_WAITING_LOG_SECONDS`` while it stays the same, with how long it has.
+
+    :param log: the trigger's logger.
+    :param what: the instance, as the lines name it.
+    """
+
+    __slots__ = ("_log", "_logged_at", "_since", "_status", "_what")
+
+    def __init__(self, log: Any, what: str) -> None:
+        self._log = log
+        self._what = what
+        self._status: InstanceStatus | None = None
+        self._since = self._logged_at = 0.0
+
+    def update(self, status: InstanceStatus, now: float) -> None:
+        """Note the status seen at ``now`` (seconds of a monotonic clock)."""
+        if status != self._status:
+            self._log.info("%s is %s", self._what, status.label)
+            self._status, self._since, self._logged_at = status, now, now
+        elif now - self._logged_at >= STILL_WAITING_LOG_SECONDS:
+            minutes = round((now - self._since) / 60)
+            self._log.info("%s is still %s, for %d min now", self._what, status.label, minutes)
+            self._logged_at = now
 
 
 class SchedulerXJobInstanceTrigger(BaseTrigger):
@@ -30,7 +60,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     is read without blocking the event loop. Transient errors (throttling, 5xx, dropped
     connections) are retried by the client and then ridden out here, up to
     ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
-    The status is logged when it changes, and once a minute while it stays the same. Polls
+    The status is logged when it changes, and every 5 minutes while it stays the same. Polls
     fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
     so that the triggers due together share a wake-up of the event loop: the first poll at
     once, the next ones every ``poll_interval``, each at most 1 s (and a tenth of the
@@ -127,7 +157,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
             return
         errors = 0
         instance = None
-        logged_status, logged_at = None, 0.0
+        status_log = StatusLog(self.log, what)
         loop = asyncio.get_running_loop()
         due = loop.time()
         with poll_grid.polling(self.poll_interval):
@@ -152,10 +182,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                             instance.to_dict(),
                         )
                         return
-                    now = time.monotonic()
-                    if instance.status != logged_status or now - logged_at >= STILL_WAITING_LOG_SECONDS:
-                        self.log.info("%s is %s", what, instance.status.label)
-                        logged_status, logged_at = instance.status, now
+                    status_log.update(instance.status, loop.time())
                 loop_time = loop.time()
                 due = poll_grid.next_poll_at(due, self.poll_interval, loop_time)
                 remaining = math.inf

@@ -1,4 +1,5 @@
-"""A waiting trigger logs the status when it changes, not on every poll."""
+"""A waiting trigger logs the status when it changes, not on every poll, and again every
+few minutes while it stays the same."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 from unittest import mock
 
 from airflow_provider_schedulerx.client import close_shared_session
-from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+from airflow_provider_schedulerx.models import InstanceStatus
+from airflow_provider_schedulerx.triggers import schedulerx as schedulerx_trigger
+from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger, StatusLog
 from tests.conftest import make_client
 
 
@@ -30,3 +33,43 @@ async def test_an_unchanged_status_is_logged_once(schedulerx_connection):
     lines = [call.args[2] for call in trigger._log.info.call_args_list]
     assert polls >= 8
     assert lines == ["waiting", "running"] or lines == ["running"]
+
+
+async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_connection, monkeypatch):
+    monkeypatch.setattr(schedulerx_trigger, "STILL_WAITING_LOG_SECONDS", 0.3)
+    with make_client(schedulerx_connection) as client:
+        instance_id = client.execute_job(104)
+    trigger = SchedulerXJobInstanceTrigger(104, instance_id, poll_interval=0.05)
+    trigger._log = mock.MagicMock()
+
+    async def consume():
+        async for _ in trigger.run():
+            pass
+
+    try:
+        await asyncio.wait_for(consume(), 1.0)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        await close_shared_session()
+    lines = [call.args[0] % call.args[1:] for call in trigger._log.info.call_args_list]
+    what = f"SchedulerX job 104 instance {instance_id}"
+    still = [line for line in lines if " is still " in line]
+    assert f"{what} is running" in lines
+    assert 1 <= len(still) <= 3, lines
+    assert all(line == f"{what} is still running, for 0 min now" for line in still)
+
+
+def test_the_repeated_line_counts_the_minutes_since_the_status_changed():
+    log = mock.MagicMock()
+    status_log = StatusLog(log, "job 1 instance 2")
+    for second in range(0, 1300, 10):
+        status_log.update(InstanceStatus.RUNNING, 1000.0 + second)
+    lines = [call.args[0] % call.args[1:] for call in log.info.call_args_list]
+    assert lines == [
+        "job 1 instance 2 is running",
+        "job 1 instance 2 is still running, for 5 min now",
+        "job 1 instance 2 is still running, for 10 min now",
+        "job 1 instance 2 is still running, for 15 min now",
+        "job 1 instance 2 is still running, for 20 min now",
+    ]
