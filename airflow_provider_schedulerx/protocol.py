@@ -238,8 +238,9 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
     HTTP 200 with ``Success: false`` is a :class:`SchedulerXBusinessError`.
     """
     try:
-        data = json.loads(body) if body else None
-    except ValueError:
+        # The service answers in UTF-8: decoding it here spares json the encoding sniffing.
+        data = json.loads(body.decode()) if body else None
+    except ValueError:  # UnicodeDecodeError included
         data = None
     if not isinstance(data, dict):
         if status >= 500 or status == 429:

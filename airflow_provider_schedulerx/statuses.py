@@ -35,6 +35,13 @@ class LenientIntEnum(enum.IntEnum):
             return member
         return None
 
+    @classmethod
+    def of(cls, value: int) -> Any:
+        """The member for the number ``value``, as ``cls(value)`` gives it, at a tenth of
+        the cost (a poll reads three)."""
+        member = cls._value2member_map_.get(value)
+        return cls(value) if member is None else member
+
     @property
     def recognized(self) -> bool:
         return self._name_ in type(self).__members__
