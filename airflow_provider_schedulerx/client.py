@@ -15,10 +15,11 @@ subclasses that carry the service's code, message and request id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -691,7 +692,19 @@ class AsyncSchedulerXClient(_BaseClient):
         self._urls: dict[str, yarl.URL] = {}
 
     async def run(self, call: ApiCall[T], **scope: str | None) -> T:
-        params = self._params(call, scope)
+        """Send ``call`` (with retries) and return its parsed reply."""
+        return await self._run(call, self._params(call, scope))
+
+    def job_instance_poll(
+        self, job_id: Any, job_instance_id: Any, **scope: str | None
+    ) -> Callable[[], Awaitable[JobInstance]]:
+        """:meth:`get_job_instance` of one instance, to be awaited again and again (a
+        trigger's poll): its ids are checked and its parameters laid out once, not on every
+        call."""
+        call = self._get_job_instance(job_id, job_instance_id)
+        return functools.partial(self._run, call, self._params(call, scope))
+
+    async def _run(self, call: ApiCall[T], params: dict[str, str]) -> T:
         state = _Attempts(time.monotonic())
         self.stats.calls += 1
         while True:

@@ -48,6 +48,7 @@ class PollGrid:
         self._intervals: Counter[float] = Counter()
         self._spacings: dict[float, float] = {}
         self._ticks: dict[tuple[asyncio.AbstractEventLoop, float], list[asyncio.Future[None]]] = {}
+        # Polls waiting for each tick, whatever their loop: what the choice of a tick reads.
         self._booked: Counter[float] = Counter()
 
     @contextmanager

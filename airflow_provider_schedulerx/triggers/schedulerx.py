@@ -155,6 +155,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         except SchedulerXError as error:
             yield self._event("error", f"{what}: {error}")
             return
+        poll = client.job_instance_poll(self.job_id, self.job_instance_id)
         errors = 0
         instance = None
         status_log = StatusLog(self.log, what)
@@ -163,7 +164,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         with poll_grid.polling(self.poll_interval):
             while True:
                 try:
-                    instance = await client.get_job_instance(self.job_id, self.job_instance_id)
+                    instance = await poll()
                     errors = 0
                 except SchedulerXError as error:
                     errors += 1

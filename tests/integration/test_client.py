@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -281,6 +282,39 @@ async def test_async_client_polls_the_same_instance(emulator):
         )
         with pytest.raises(SchedulerXThrottledError):
             await impatient.get_job_instance(101, instance_id)
+    finally:
+        await close_shared_session()
+
+
+async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emulator):
+    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+
+    with make_client(emulator) as sync_client:
+        instance_id = sync_client.execute_job(101)
+    client = AsyncSchedulerXClient(
+        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        ClientConfig(endpoint=emulator.url),
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    )
+    with pytest.raises(SchedulerXConfigError, match="job_instance_id"):
+        client.job_instance_poll(101, "{{ ti.xcom_pull('start') }}")
+    poll = client.job_instance_poll(101, str(instance_id))
+    try:
+        statuses = []
+        for _ in range(100):
+            instance = await poll()
+            assert instance.instance_id == instance_id
+            statuses.append(instance.status.label)
+            if instance.is_finished:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses[-1] == "success"
+        assert "running" in statuses
+        assert client.stats.calls == len(statuses)
+        emulator.faults.set("throttle", count=1)
+        assert (await poll()).is_success
+        assert client.stats.retries == 1
     finally:
         await close_shared_session()
 

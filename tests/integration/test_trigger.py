@@ -128,15 +128,20 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
     class Recorded(SchedulerXJobInstanceTrigger):
         async def _client(self):
             client = await super()._client()
-            get_job_instance = client.get_job_instance
+            job_instance_poll = client.job_instance_poll
 
-            async def recorded(job_id, job_instance_id, **scope):
-                poll_times[job_instance_id].append(asyncio.get_running_loop().time())
-                if all(len(times) >= 3 for times in poll_times.values()):
-                    polled_thrice.set()
-                return await get_job_instance(job_id, job_instance_id, **scope)
+            def recorded_poll(job_id, job_instance_id, **scope):
+                poll = job_instance_poll(job_id, job_instance_id, **scope)
 
-            client.get_job_instance = recorded
+                async def recorded():
+                    poll_times[job_instance_id].append(asyncio.get_running_loop().time())
+                    if all(len(times) >= 3 for times in poll_times.values()):
+                        polled_thrice.set()
+                    return await poll()
+
+                return recorded
+
+            client.job_instance_poll = recorded_poll
             return client
 
     async def poll(instance_id: int, delay: float) -> None:
