@@ -15,6 +15,7 @@ from benchmarks.machine import Machine
 from benchmarks.parse_cost import ParseCostResults
 from benchmarks.stats import ratio
 from benchmarks.triggerer import TriggererResults, TriggererRun
+from benchmarks.triggerer_child import MIN_WINDOW_POLLS, cpu_window_seconds
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,14 @@ def _scale_run(trig: TriggererResults) -> TriggererRun | None:
         return None
     run = trig.get("provider", targets.SCALE_COUNT)
     return run if run.interval == targets.SCALE_INTERVAL else None
+
+
+def _cpu_windows(trig: TriggererResults) -> str:
+    interval = trig.runs[0].interval
+    return ", ".join(
+        f"{cpu_window_seconds(trig.window_seconds, interval, count):.0f} s at N = {count:,}"
+        for count in trig.counts
+    )
 
 
 def _grid_spacings(counts: list[int], interval: float) -> str:
@@ -374,10 +383,12 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
         *_prose(
             "N triggers in one fresh process and one event loop, each polling its own running "
             f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
-            "different moments. Once every trigger has polled, two windows of "
-            f"{trig.window_seconds:.0f} s follow: in the first, nothing but the triggers runs in "
-            "the loop, and the CPU, polls, memory, collections and connections are taken; in the "
-            "second, a probe measures the loop's lag"
+            "different moments. Once every trigger has polled, two windows follow: in the "
+            "first, nothing but the triggers runs in the loop, and the CPU, polls, memory, "
+            "collections and connections are taken; it lasts "
+            f"{trig.window_seconds:.0f} s, or as long as {MIN_WINDOW_POLLS} polls take at small N "
+            f"({_cpu_windows(trig)}). In the second, {trig.window_seconds:.0f} s, a probe "
+            "measures the loop's lag"
             + (
                 f"; {trig.rounds} runs of each client per N, taking turns (ABC CBA ...), medians, "
                 "and each ratio the median of the ratios within a round"

@@ -26,7 +26,7 @@ from benchmarks.environment import (
     child_env,
 )
 from benchmarks.stats import median
-from benchmarks.triggerer_child import LAG_SAMPLE_SECONDS
+from benchmarks.triggerer_child import LAG_SAMPLE_SECONDS, cpu_window_seconds
 
 #: The provider's trigger, the official SDK's (the baseline), and the floor: the same loop
 #: with only aiohttp and signing in it.
@@ -212,7 +212,8 @@ def _run_child(
         command, cwd=REPO, env=child_env(**env), stdout=subprocess.PIPE, text=True
     ) as process:
         # A run that hangs is ended, so that the suite always stops by itself.
-        watchdog = threading.Timer(3 * interval + 2 * window + CHILD_SPARE_SECONDS, process.kill)
+        run_seconds = 3 * interval + window + cpu_window_seconds(window, interval, count)
+        watchdog = threading.Timer(run_seconds + CHILD_SPARE_SECONDS, process.kill)
         watchdog.start()
         try:
             assert process.stdout is not None

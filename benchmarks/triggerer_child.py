@@ -27,6 +27,9 @@ from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from benchmarks.stats import percentile
 
 LAG_SAMPLE_SECONDS = 0.02
+#: The CPU window lasts long enough for this many polls: at small N, a short one would
+#: hold too few for a steady figure.
+MIN_WINDOW_POLLS = 500
 IDLE_SECONDS = 2.0
 TEAR_DOWN_SECONDS = 30.0
 
@@ -38,6 +41,12 @@ def _control_channel() -> IO[str]:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return control
+
+
+def cpu_window_seconds(window: float, interval: float, count: int) -> float:
+    """How long the CPU window of ``count`` triggers polling every ``interval`` seconds
+    lasts: at least ``window``, and long enough for ``MIN_WINDOW_POLLS`` polls."""
+    return max(window, MIN_WINDOW_POLLS * interval / count)
 
 
 @dataclass
@@ -197,7 +206,8 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     collections.watch()
     control.write("window-start\n")
     polls, cpu, wall = fleet.polls(), time.process_time(), time.perf_counter()
-    await asyncio.sleep(math.ceil(args.window / spacing) * spacing)
+    window = cpu_window_seconds(args.window, args.interval, count)
+    await asyncio.sleep(math.ceil(window / spacing) * spacing)
     polls, cpu, wall = fleet.polls() - polls, time.process_time() - cpu, time.perf_counter() - wall
     gc.callbacks.clear()
     control.write("window-end\n")
