@@ -16,8 +16,8 @@ the loop (:meth:`PollGrid.sleep_until`).
 
 A trigger keeps its cadence: each poll is due one interval after the previous one was due.
 A tick takes at most ``TICK_CAPACITY`` polls: the polls due on a full one move to the next
-tick with room, as long as that keeps them within their lateness allowance (1 s, and a
-tenth of the interval). Triggers that started together, as after a triggerer restart,
+tick with room, as long as that keeps them within their lateness allowance (the smaller of
+1 s and a tenth of the interval). Triggers that started together, as after a triggerer restart,
 thereby spread out over the grid instead of polling in one burst interval after interval.
 """
 

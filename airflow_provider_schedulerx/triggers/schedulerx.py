@@ -63,8 +63,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     The status is logged when it changes, and every 5 minutes while it stays the same. Polls
     fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
     so that the triggers due together share a wake-up of the event loop: the first poll at
-    once, the next ones every ``poll_interval``, each at most 1 s (and a tenth of the
-    interval) late.
+    once, the next ones every ``poll_interval``, each late by at most the smaller of 1 s and
+    a tenth of the interval.
 
     Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
     "instance": <dict or None>, "message"}``.
