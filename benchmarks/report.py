@@ -383,7 +383,8 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
         *_prose(
             "N triggers in one fresh process and one event loop, each polling its own running "
             f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
-            "different moments. Once every trigger has polled, two windows follow: in the "
+            "different moments. An interval after every trigger has polled (those that started "
+            "while the grid was still coarse have spread out by then), two windows follow: in the "
             "first, nothing but the triggers runs in the loop, and the CPU, polls, memory, "
             "collections and connections are taken; it lasts "
             f"{trig.window_seconds:.0f} s, or as long as {MIN_WINDOW_POLLS} polls take at small N "
@@ -419,14 +420,17 @@ def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
         ),
         *_prose(
             f"One wake-up of the idle event loop cost {trig.idle_wakeup_us:.0f} µs of CPU in these "
-            "runs (the lag probe's own, before the triggers start). A poll that runs alone wakes "
-            "the loop twice, for its timer and for its reply, which is much of the CPU per poll "
-            "at small N; as N grows, polls on the same tick share those wake-ups."
+            "runs (the lag probe's own, before the triggers start), about as much as a poll. The "
+            "polls of one tick share the wake-up for its timer, and often those for their "
+            "replies, which come in together: the poll grid exists to make the most of that."
         ),
         *_prose(
             "CPU per poll: the process's CPU over the first window divided by the polls made in "
             "it; the window starts halfway between two ticks and spans whole ticks, so that no "
-            "tick's polls count twice. Loop lag: how late a 20 ms sleep wakes. Memory: growth of "
+            "tick's polls count twice, and after a full collection, so that the objects every "
+            "trigger keeps, all promoted while the triggers start, do not set one off inside "
+            "it (in a triggerer, triggers start a few at a time). Loop lag: how late a 20 ms "
+            "sleep wakes. Memory: growth of "
             "the resident set per trigger. Full GCs: collections of the oldest generation during "
             "the window; each stops the loop for as long as it takes to walk every object of the "
             "process (Airflow's own are most of them), which is where the worst lags come from."

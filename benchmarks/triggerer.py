@@ -212,7 +212,7 @@ def _run_child(
         command, cwd=REPO, env=child_env(**env), stdout=subprocess.PIPE, text=True
     ) as process:
         # A run that hangs is ended, so that the suite always stops by itself.
-        run_seconds = 3 * interval + window + cpu_window_seconds(window, interval, count)
+        run_seconds = 4 * interval + window + cpu_window_seconds(window, interval, count)
         watchdog = threading.Timer(run_seconds + CHILD_SPARE_SECONDS, process.kill)
         watchdog.start()
         try:

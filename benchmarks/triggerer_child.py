@@ -183,7 +183,8 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     rss_before, tracked_before = process.memory_info().rss, len(gc.get_objects())
 
     # Triggers deferred over one poll interval, as tasks defer at different moments; the
-    # window opens once every one of them polls.
+    # windows open an interval after every one of them has polled, once those that started
+    # while the grid was still coarse (few triggers polling) have spread out over it.
     events: list[Any] = []
     count = len(fleet.triggers)
     tasks = [
@@ -194,12 +195,15 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     give_up = loop.time() + max(60.0, 3 * args.interval)
     while fleet.started() < count and loop.time() < give_up:  # noqa: ASYNC110 - plain counters
         await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(args.interval)
     rss_after, tracked_after = process.memory_info().rss, len(gc.get_objects())
 
-    # The CPU window: nothing in the loop but the triggers. It spans whole ticks of the poll
-    # grid, from halfway between two of them, so that no tick's polls count twice or not at
-    # all.
+    # The CPU window: nothing in the loop but the triggers. It starts after a full collection,
+    # so that the triggers' own start-up (every object they keep, promoted to the oldest
+    # generation at once) does not set off one inside it; and it spans whole ticks of the
+    # poll grid, from halfway between two of them, so that no tick's polls count twice or
+    # not at all.
+    gc.collect()
     spacing = poll_grid.spacing(args.interval)
     await asyncio.sleep((math.floor(loop.time() / spacing) + 1.5) * spacing - loop.time())
     collections = GarbageCollections()
