@@ -476,9 +476,10 @@ class SchedulerXClient(_BaseClient):
             prepared.headers["content-length"] = str(len(prepared.body))
         try:
             response = adapter.send(prepared, **settings)
+            body = response.content
         except requests.RequestException as exc:
             raise _requests_error(exc, action, self.config.endpoint) from None
-        return parse_reply(response.status_code, response.headers, response.content, action=action)
+        return parse_reply(response.status_code, response.headers, body, action=action)
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -635,6 +636,8 @@ def _requests_error(exc: Exception, action: str, endpoint: str) -> SchedulerXCon
         sent, reason = False, "connection timed out"
     elif isinstance(exc, requests.ReadTimeout):
         reason = "no reply before the timeout"
+    elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        reason = "connection lost before the reply"
     elif isinstance(exc, requests.ConnectionError):
         cause = exc.args[0] if exc.args else None
         inner = getattr(cause, "reason", cause)

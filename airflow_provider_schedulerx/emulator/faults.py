@@ -13,6 +13,7 @@ THROTTLE = "throttle"
 SERVER_ERROR = "server_error"
 RESET = "reset"
 RESET_AFTER = "reset_after"
+CUT = "cut"
 SLOW = "slow"
 MALFORMED = "malformed"
 CLOCK_SKEW = "clock_skew"
@@ -23,6 +24,7 @@ FAULT_KINDS: dict[str, str] = {
     SERVER_ERROR: "HTTP 503 ServiceUnavailable and HTTP 500 InternalError, in turn",
     RESET: "drop the connection without a reply, before the action runs",
     RESET_AFTER: "run the action, then drop the connection without a reply",
+    CUT: "run the action, then drop the connection halfway through the reply's body",
     SLOW: "run the action, then wait `seconds` before replying",
     MALFORMED: "HTTP 200 with a truncated JSON body",
     CLOCK_SKEW: "HTTP 400 InvalidTimeStamp.Expired, as if the client's clock were off",

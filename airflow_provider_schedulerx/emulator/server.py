@@ -156,6 +156,18 @@ def _abort(request: web.Request) -> None:
     transport.abort()
 
 
+async def _cut(request: web.Request, reply: _Reply, text: str) -> None:
+    """Send the reply's status, headers and the first half of its body, then drop the
+    connection."""
+    body = text.encode()
+    response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    response.content_type, response.charset = "application/json", "utf-8"
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    _abort(request)
+
+
 class _Gateway:
     """The request handler and everything it needs."""
 
@@ -216,6 +228,10 @@ class _Gateway:
         if spoilable and self._fault(fault_kinds.MALFORMED, label):
             text = text[: max(1, len(text) // 2)]
         reply.headers["x-acs-request-id"] = request_id
+        if spoilable and self._fault(fault_kinds.CUT, label):
+            await _cut(request, reply, text)
+            self._log(label, access_key, "cut", reply.code, started)
+            raise asyncio.CancelledError
         self._log(label, access_key, str(reply.status), reply.code, started)
         return web.Response(
             status=reply.status,

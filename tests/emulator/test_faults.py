@@ -85,6 +85,15 @@ def test_reset_after_processing_really_took_effect(raw, emulator, wait_status):
     assert [d["InstanceId"] for d in listed] == [instances[0].instance_id]
 
 
+def test_cut_sends_half_the_body_then_drops_the_connection(raw, emulator):
+    emulator.faults.set("cut", count=1, actions=["ExecuteJob"])
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="Connection broken"):
+        raw.call("ExecuteJob", JOB)
+    assert emulator.stats.executions[201] == 1
+    assert emulator.stats.faults["cut"] == 1
+    assert raw.call("ExecuteJob", JOB).status_code == 200
+
+
 def test_slow_replies(raw, emulator):
     emulator.faults.set("slow", count=1, seconds=0.3)
     started = time.monotonic()

@@ -214,6 +214,36 @@ def test_execute_job_is_retried_when_throttled_but_never_when_the_outcome_is_unk
     assert emulator.stats.executions[101] == 2  # the ambiguous one did run, once
 
 
+def test_a_reply_cut_off_midway_is_a_connection_error_retried_unless_it_started_a_job(emulator):
+    emulator.faults.set("cut", count=1, actions=["GetJobInfo"])
+    with make_client(emulator) as client:
+        assert client.get_job_info(101)["JobId"] == 101
+        assert client.stats.retries == 1
+        emulator.faults.set("cut", count=1, actions=["ExecuteJob"])
+        with pytest.raises(SchedulerXOutcomeUnknownError, match="connection lost before the reply"):
+            client.execute_job(101)
+    assert emulator.stats.executions[101] == 1
+
+
+async def test_the_async_client_retries_a_reply_cut_off_midway(emulator):
+    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+
+    with make_client(emulator) as sync_client:
+        instance_id = sync_client.execute_job(101)
+    client = AsyncSchedulerXClient(
+        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
+        ClientConfig(endpoint=emulator.url),
+        namespace=NAMESPACE,
+        group_id=GROUP_ID,
+    )
+    emulator.faults.set("cut", count=1, actions=["GetJobInstance"])
+    try:
+        assert (await client.job_instance_poll(101, instance_id)()).instance_id == instance_id
+        assert client.stats.retries == 1
+    finally:
+        await close_shared_session()
+
+
 def test_connection_refused_is_safe_to_retry_for_execute_job(emulator):
     port = emulator.port
     emulator.stop()
