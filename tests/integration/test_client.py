@@ -244,6 +244,20 @@ async def test_the_async_client_retries_a_reply_cut_off_midway(emulator):
         await close_shared_session()
 
 
+def test_the_connection_pool_is_found_once_and_again_after_it_was_closed(emulator):
+    with make_client(emulator) as client:
+        client.get_job_info(101)
+        adapter = client.session.get_adapter(emulator.url)
+        (pool,) = adapter._pools.values()
+        client.get_job_info(101)
+        assert list(adapter._pools.values()) == [pool]
+        adapter.poolmanager.clear()  # the pool manager lets go of the pool,
+        pool.close()  # and urllib3 1.x closes it as it does
+        assert client.get_job_info(101)["JobId"] == 101
+        (renewed,) = adapter._pools.values()
+        assert renewed is not pool
+
+
 def test_connection_refused_is_safe_to_retry_for_execute_job(emulator):
     port = emulator.port
     emulator.stop()
