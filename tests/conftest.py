@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -29,7 +30,7 @@ os.environ["COLUMNS"] = "400"
 # them encrypts into the database the others can read.
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 
-from airflow_provider_schedulerx.client import SchedulerXClient  # noqa: E402
+from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerXClient  # noqa: E402
 from airflow_provider_schedulerx.config import ClientConfig  # noqa: E402
 from airflow_provider_schedulerx.credentials import StaticCredentialsProvider  # noqa: E402
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec  # noqa: E402
@@ -93,9 +94,20 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+ClientT = TypeVar("ClientT", SchedulerXClient, AsyncSchedulerXClient)
+
+
 def make_client(emu: Emulator, **config: object) -> SchedulerXClient:
+    return _client(SchedulerXClient, emu, config)
+
+
+def make_async_client(emu: Emulator, **config: object) -> AsyncSchedulerXClient:
+    return _client(AsyncSchedulerXClient, emu, config)
+
+
+def _client(client_class: type[ClientT], emu: Emulator, config: dict[str, object]) -> ClientT:
     settings = {"endpoint": emu.url, "backoff": 0.01, "backoff_max": 0.05, **config}
-    return SchedulerXClient(
+    return client_class(
         StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
         ClientConfig(**settings),  # type: ignore[arg-type]
         namespace=NAMESPACE,

@@ -24,7 +24,14 @@ from airflow_provider_schedulerx.exceptions import (
 )
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.protocol import RequestTemplate
-from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, make_client
+from tests.conftest import (
+    ACCESS_KEY_ID,
+    ACCESS_KEY_SECRET,
+    GROUP_ID,
+    NAMESPACE,
+    make_async_client,
+    make_client,
+)
 
 
 def wait_finished(client: SchedulerXClient, job_id: int, instance_id: int, limit: float = 10.0):
@@ -226,16 +233,11 @@ def test_a_reply_cut_off_midway_is_a_connection_error_retried_unless_it_started_
 
 
 async def test_the_async_client_retries_a_reply_cut_off_midway(emulator):
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+    from airflow_provider_schedulerx.client import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
-    client = AsyncSchedulerXClient(
-        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=emulator.url),
-        namespace=NAMESPACE,
-        group_id=GROUP_ID,
-    )
+    client = make_async_client(emulator)
     emulator.faults.set("cut", count=1, actions=["GetJobInstance"])
     try:
         assert (await client.job_instance_poll(101, instance_id)()).instance_id == instance_id
@@ -304,12 +306,7 @@ async def test_async_client_polls_the_same_instance(emulator):
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
-    client = AsyncSchedulerXClient(
-        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=emulator.url),
-        namespace=NAMESPACE,
-        group_id=GROUP_ID,
-    )
+    client = make_async_client(emulator)
     try:
         assert shared_session() is shared_session()
         instance = await client.get_job_instance(101, instance_id)
@@ -331,16 +328,11 @@ async def test_async_client_polls_the_same_instance(emulator):
 
 
 async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emulator):
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+    from airflow_provider_schedulerx.client import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
-    client = AsyncSchedulerXClient(
-        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=emulator.url),
-        namespace=NAMESPACE,
-        group_id=GROUP_ID,
-    )
+    client = make_async_client(emulator)
     with pytest.raises(SchedulerXConfigError, match="job_instance_id"):
         client.job_instance_poll(101, "{{ ti.xcom_pull('start') }}")
     poll = client.job_instance_poll(101, str(instance_id))
@@ -364,16 +356,11 @@ async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emul
 
 
 async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(emulator):
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+    from airflow_provider_schedulerx.client import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
-    client = AsyncSchedulerXClient(
-        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=emulator.url, timeout=0.2, max_retries=0),
-        namespace=NAMESPACE,
-        group_id=GROUP_ID,
-    )
+    client = make_async_client(emulator, timeout=0.2, max_retries=0)
     try:
         emulator.faults.set("slow", count=1, seconds=1.0)
         started = time.monotonic()
@@ -387,14 +374,9 @@ async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(em
 
 @pytest.mark.parametrize("signature_version", ["v3", "v1"])
 async def test_async_client_sends_reserved_characters_as_signed(emulator, signature_version):
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session
+    from airflow_provider_schedulerx.client import close_shared_session
 
-    client = AsyncSchedulerXClient(
-        StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=emulator.url, signature_version=signature_version),
-        namespace=NAMESPACE,
-        group_id=GROUP_ID,
-    )
+    client = make_async_client(emulator, signature_version=signature_version)
     try:
         for _ in range(2):
             reply = await client.call("ListJobs", {"JobName": "a/b~c *+%"})

@@ -7,37 +7,17 @@ import asyncio
 from unittest import mock
 
 from airflow_provider_schedulerx.client import close_shared_session
+from airflow_provider_schedulerx.emulator import Emulator
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.triggers import schedulerx as schedulerx_trigger
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger, StatusLog
 from tests.conftest import make_client
 
 
-async def test_an_unchanged_status_is_logged_once(schedulerx_connection):
-    with make_client(schedulerx_connection) as client:
-        instance_id = client.execute_job(104)  # runs for an hour
-    trigger = SchedulerXJobInstanceTrigger(104, instance_id, poll_interval=0.05)
-    trigger._log = mock.MagicMock()
-
-    async def consume():
-        async for _ in trigger.run():
-            pass
-
-    try:
-        await asyncio.wait_for(consume(), 1.0)
-    except asyncio.TimeoutError:
-        pass
-    finally:
-        await close_shared_session()
-    polls = schedulerx_connection.stats.calls["GetJobInstance"]
-    lines = [call.args[2] for call in trigger._log.info.call_args_list]
-    assert polls >= 8
-    assert lines == ["waiting", "running"] or lines == ["running"]
-
-
-async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_connection, monkeypatch):
-    monkeypatch.setattr(schedulerx_trigger, "STILL_WAITING_LOG_SECONDS", 0.3)
-    with make_client(schedulerx_connection) as client:
+async def poll_an_hour_long_job_for_a_second(emulator: Emulator) -> tuple[int, list[str]]:
+    """Run a trigger polling every 50 ms on job 104 (it runs for an hour) for one second;
+    its instance id and the lines it logged at INFO."""
+    with make_client(emulator) as client:
         instance_id = client.execute_job(104)
     trigger = SchedulerXJobInstanceTrigger(104, instance_id, poll_interval=0.05)
     trigger._log = mock.MagicMock()
@@ -52,7 +32,20 @@ async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_conn
         pass
     finally:
         await close_shared_session()
-    lines = [call.args[0] % call.args[1:] for call in trigger._log.info.call_args_list]
+    return instance_id, [call.args[0] % call.args[1:] for call in trigger._log.info.call_args_list]
+
+
+async def test_an_unchanged_status_is_logged_once(schedulerx_connection):
+    instance_id, lines = await poll_an_hour_long_job_for_a_second(schedulerx_connection)
+    what = f"SchedulerX job 104 instance {instance_id}"
+    polls = schedulerx_connection.stats.calls["GetJobInstance"]
+    assert polls >= 8
+    assert lines in ([f"{what} is waiting", f"{what} is running"], [f"{what} is running"])
+
+
+async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_connection, monkeypatch):
+    monkeypatch.setattr(schedulerx_trigger, "STILL_WAITING_LOG_SECONDS", 0.3)
+    instance_id, lines = await poll_an_hour_long_job_for_a_second(schedulerx_connection)
     what = f"SchedulerX job 104 instance {instance_id}"
     still = [line for line in lines if " is still " in line]
     assert f"{what} is running" in lines

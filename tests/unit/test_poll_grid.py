@@ -23,6 +23,12 @@ def polling(grid: PollGrid, stack: ExitStack, count: int, interval: float) -> No
         stack.enter_context(grid.polling(interval))
 
 
+async def cancel_all(sleepers: list[asyncio.Task[None]]) -> None:
+    for sleeper in sleepers:
+        sleeper.cancel()
+    await asyncio.gather(*sleepers, return_exceptions=True)
+
+
 def on_grid(when: float, spacing: float) -> bool:
     ticks = when / spacing
     return math.isclose(ticks, round(ticks), abs_tol=1e-6)
@@ -173,9 +179,7 @@ async def test_a_full_tick_sends_the_next_polls_to_the_following_ticks():
         sleepers.pop().cancel()
         await asyncio.sleep(0)
         assert grid.next_poll_at(due, 10.0, due) == first, "a cancelled poll still holds its place"
-        for sleeper in sleepers:
-            sleeper.cancel()
-        await asyncio.gather(*sleepers, return_exceptions=True)
+        await cancel_all(sleepers)
     assert not grid._booked
 
 
@@ -195,9 +199,7 @@ async def test_when_every_tick_within_the_allowance_is_full_the_least_booked_tak
         ]
         await asyncio.sleep(0)
         assert grid.next_poll_at(due, 10.0, due) == ticks[3]
-        for sleeper in sleepers:
-            sleeper.cancel()
-        await asyncio.gather(*sleepers, return_exceptions=True)
+        await cancel_all(sleepers)
     assert not grid._booked
 
 
