@@ -14,9 +14,9 @@ from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanc
 from tests.conftest import make_client
 
 
-async def poll_an_hour_long_job_for_a_second(emulator: Emulator) -> tuple[int, list[str]]:
-    """Run a trigger polling every 50 ms on job 104 (it runs for an hour) for one second;
-    its instance id and the lines it logged at INFO."""
+async def poll_an_hour_long_job(emulator: Emulator, polls: int) -> tuple[int, list[str]]:
+    """Run a trigger polling every 50 ms on job 104 (it runs for an hour) until the emulator
+    has answered ``polls`` of its polls; its instance id and the lines it logged at INFO."""
     with make_client(emulator) as client:
         instance_id = client.execute_job(104)
     trigger = SchedulerXJobInstanceTrigger(104, instance_id, poll_interval=0.05)
@@ -26,30 +26,35 @@ async def poll_an_hour_long_job_for_a_second(emulator: Emulator) -> tuple[int, l
         async for _ in trigger.run():
             pass
 
+    async def served() -> None:
+        while emulator.stats.calls["GetJobInstance"] < polls and not polling.done():  # noqa: ASYNC110 - the emulator's counter
+            await asyncio.sleep(0.01)
+
+    polling = asyncio.create_task(consume())
     try:
-        await asyncio.wait_for(consume(), 1.0)
-    except asyncio.TimeoutError:
-        pass
+        await asyncio.wait_for(served(), 30)
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
     finally:
         await close_shared_session()
+    assert emulator.stats.calls["GetJobInstance"] >= polls, "the trigger stopped polling"
     return instance_id, [call.args[0] % call.args[1:] for call in trigger._log.info.call_args_list]
 
 
 async def test_an_unchanged_status_is_logged_once(schedulerx_connection):
-    instance_id, lines = await poll_an_hour_long_job_for_a_second(schedulerx_connection)
+    instance_id, lines = await poll_an_hour_long_job(schedulerx_connection, polls=10)
     what = f"SchedulerX job 104 instance {instance_id}"
-    polls = schedulerx_connection.stats.calls["GetJobInstance"]
-    assert polls >= 8
     assert lines in ([f"{what} is waiting", f"{what} is running"], [f"{what} is running"])
 
 
 async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_connection, monkeypatch):
     monkeypatch.setattr(schedulerx_trigger, "STILL_WAITING_LOG_SECONDS", 0.3)
-    instance_id, lines = await poll_an_hour_long_job_for_a_second(schedulerx_connection)
+    instance_id, lines = await poll_an_hour_long_job(schedulerx_connection, polls=20)
     what = f"SchedulerX job 104 instance {instance_id}"
     still = [line for line in lines if " is still " in line]
     assert f"{what} is running" in lines
-    assert 1 <= len(still) <= 3, lines
+    # Polls come at least 50 ms apart: 6 of them take at least the 0.3 s between two lines.
+    assert 1 <= len(still) <= 20 // 6, lines
     assert all(line == f"{what} is still running, for 0 min now" for line in still)
 
 
