@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
@@ -21,6 +22,15 @@ from airflow_provider_schedulerx.triggers.poll_grid import (
 def polling(grid: PollGrid, stack: ExitStack, count: int, interval: float) -> None:
     for _ in range(count):
         stack.enter_context(grid.polling(interval))
+
+
+@pytest.fixture
+def busy_grid() -> Iterator[PollGrid]:
+    """A grid on which 1,000 triggers poll every 10 s."""
+    grid = PollGrid()
+    with ExitStack() as stack:
+        polling(grid, stack, 1000, 10.0)
+        yield grid
 
 
 async def cancel_all(sleepers: list[asyncio.Task[None]]) -> None:
@@ -165,41 +175,34 @@ async def test_a_tick_whose_sleepers_were_all_cancelled_is_forgotten():
     assert not grid._ticks
 
 
-async def test_a_full_tick_sends_the_next_polls_to_the_following_ticks():
-    grid = PollGrid()
-    loop = asyncio.get_running_loop()
-    with ExitStack() as stack:
-        polling(grid, stack, 1000, 10.0)
-        spacing = grid.spacing(10.0)
-        due = loop.time() + 50.0
-        first = grid.next_poll_at(due, 10.0, due)
-        sleepers = [asyncio.create_task(grid.sleep_until(first)) for _ in range(TICK_CAPACITY)]
-        await asyncio.sleep(0)
-        assert grid.next_poll_at(due, 10.0, due) == first + spacing
-        sleepers.pop().cancel()
-        await asyncio.sleep(0)
-        assert grid.next_poll_at(due, 10.0, due) == first, "a cancelled poll still holds its place"
-        await cancel_all(sleepers)
+async def test_a_full_tick_sends_the_next_polls_to_the_following_ticks(busy_grid: PollGrid):
+    grid, spacing = busy_grid, busy_grid.spacing(10.0)
+    due = asyncio.get_running_loop().time() + 50.0
+    first = grid.next_poll_at(due, 10.0, due)
+    sleepers = [asyncio.create_task(grid.sleep_until(first)) for _ in range(TICK_CAPACITY)]
+    await asyncio.sleep(0)
+    assert grid.next_poll_at(due, 10.0, due) == first + spacing
+    sleepers.pop().cancel()
+    await asyncio.sleep(0)
+    assert grid.next_poll_at(due, 10.0, due) == first, "a cancelled poll still holds its place"
+    await cancel_all(sleepers)
     assert not grid._booked
 
 
-async def test_when_every_tick_within_the_allowance_is_full_the_least_booked_takes_more():
-    grid = PollGrid()
-    loop = asyncio.get_running_loop()
-    with ExitStack() as stack:
-        polling(grid, stack, 1000, 10.0)
-        spacing = grid.spacing(10.0)
-        due = loop.time() + 50.0
-        first = grid.next_poll_at(due, 10.0, due)
-        ticks = [first + index * spacing for index in range(round(grid.lateness(10.0) / spacing) + 1)]
-        sleepers = [
-            asyncio.create_task(grid.sleep_until(tick))
-            for index, tick in enumerate(ticks)
-            for _ in range(TICK_CAPACITY + (0 if index == 3 else 1))
-        ]
-        await asyncio.sleep(0)
-        assert grid.next_poll_at(due, 10.0, due) == ticks[3]
-        await cancel_all(sleepers)
+async def test_when_every_tick_within_the_allowance_is_full_the_least_booked_takes_more(busy_grid: PollGrid):
+    grid, spacing = busy_grid, busy_grid.spacing(10.0)
+    due = asyncio.get_running_loop().time() + 50.0
+    first = grid.next_poll_at(due, 10.0, due)
+    ticks = [first + index * spacing for index in range(round(grid.lateness(10.0) / spacing) + 1)]
+    sleepers = [
+        asyncio.create_task(grid.sleep_until(tick))
+        for index, tick in enumerate(ticks)
+        for _ in range(TICK_CAPACITY + (0 if index == 3 else 1))
+    ]
+    await asyncio.sleep(0)
+    assert grid.next_poll_at(due, 10.0, due) == ticks[3]
+    await cancel_all(sleepers)
+    assert not grid._booked
     assert not grid._booked
 
 
