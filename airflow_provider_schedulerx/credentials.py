@@ -20,19 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_schedulerx.config import normalize_endpoint
+from airflow_provider_schedulerx.config import normalize_endpoint, shown, validate_seconds
 from airflow_provider_schedulerx.exceptions import (
     SchedulerXAuthError,
     SchedulerXConfigError,
-    SchedulerXConnectionError,
     SchedulerXResponseError,
 )
-from airflow_provider_schedulerx.protocol import (
-    RequestTemplate,
-    install_url_redaction,
-    parse_reply,
-    stringify_params,
-)
+from airflow_provider_schedulerx.rpc.protocol import RequestTemplate, parse_reply, stringify_params
 
 __all__ = [
     "Credentials",
@@ -48,6 +42,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STS_VERSION = "2015-04-01"
+#: The longest an STS call may take, from connecting to the last byte of the reply.
+STS_MAX_TIMEOUT = 60.0
+#: A service account token is a few KB; the file is read no further than this.
+MAX_OIDC_TOKEN_BYTES = 64 * 1024
 DEFAULT_STS_ENDPOINT = "https://sts.aliyuncs.com"
 ENV_ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_ACCESS_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
@@ -174,8 +172,9 @@ class _RefreshingProvider(CredentialsProvider):
 
     def __init__(self, *, refresh_ahead: float = 300.0, timeout: float = 10.0, verify_ssl: bool = True):
         self._refresh_ahead = refresh_ahead
-        self._timeout = timeout
+        self._timeout = validate_seconds(timeout, "timeout", maximum=STS_MAX_TIMEOUT)
         self._verify_ssl = verify_ssl
+        self._transport: Any = None
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
         self._refresh_at = 0.0
@@ -216,9 +215,14 @@ class _RefreshingProvider(CredentialsProvider):
     def _fetch(self) -> Credentials: ...
 
     def _call_sts(self, action: str, params: dict[str, Any], signer: Credentials | None) -> Credentials:
-        import requests
+        """One STS call, within ``timeout`` seconds from connecting to the last byte; a
+        redirect is refused, so that the keys and tokens go only to the STS endpoint."""
+        if self._transport is None:
+            from airflow_provider_schedulerx.rpc.sync import SyncTransport
 
-        install_url_redaction()
+            self._transport = SyncTransport(
+                self._sts_endpoint, connect_timeout=self._timeout, verify_ssl=self._verify_ssl
+            )
         request = RequestTemplate(
             action=action,
             version=STS_VERSION,
@@ -230,50 +234,38 @@ class _RefreshingProvider(CredentialsProvider):
             security_token=signer.security_token if signer else None,
             signature_version="v1",
         ).sign()
-        try:
-            response = requests.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body or None,
-                timeout=self._timeout,
-                verify=self._verify_ssl,
-            )
-        except requests.RequestException as exc:
-            raise SchedulerXConnectionError(
-                f"{action} at {self._sts_endpoint} failed: {type(exc).__name__}"
-            ) from None
-        data = parse_reply(response.status_code, response.headers, response.content, action=action)
-        return _credentials_from_sts(data, action)
+        reply = self._transport.send(request, timeout=self._timeout, action=action)
+        return _credentials_from_sts(parse_reply(*reply, action=action), action)
 
     _sts_endpoint = DEFAULT_STS_ENDPOINT
 
 
 def _credentials_from_sts(data: dict[str, Any], action: str) -> Credentials:
+    creds = data.get("Credentials")
+    fields = ("AccessKeyId", "AccessKeySecret", "SecurityToken", "Expiration")
+    if not isinstance(creds, dict) or not all(
+        isinstance(creds.get(name), str) and creds[name] for name in fields
+    ):
+        raise SchedulerXResponseError(f"{action}: the reply holds no usable Credentials")
     try:
-        creds = data["Credentials"]
         expiration = calendar.timegm(time.strptime(creds["Expiration"], "%Y-%m-%dT%H:%M:%SZ"))
-        return Credentials(
-            creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"], float(expiration)
-        )
-    except (KeyError, TypeError, ValueError):
-        raise SchedulerXResponseError(f"{action}: the reply holds no usable Credentials") from None
+    except ValueError:
+        raise SchedulerXResponseError(f"{action}: the reply's Credentials.Expiration is not a time") from None
+    return Credentials(
+        creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"], float(expiration)
+    )
 
 
 def _duration(value: Any) -> int:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = -1
-    if seconds < 900 or seconds > 43200:
-        raise SchedulerXConfigError(f"duration_seconds: expected 900 to 43200 seconds, got {value!r}")
-    return seconds
+    if isinstance(value, bool) or not isinstance(value, int) or not 900 <= value <= 43200:
+        raise SchedulerXConfigError(f"duration_seconds: expected 900 to 43200 seconds, got {shown(value)}")
+    return value
 
 
 def _role_arn(value: Any, setting: str = "role_arn") -> str:
-    if not isinstance(value, str) or not value.startswith("acs:ram::"):
+    if not isinstance(value, str) or not value.startswith("acs:ram::") or len(value) > 512:
         raise SchedulerXConfigError(
-            f"{setting}: expected an ARN like acs:ram::<account id>:role/<role name>, got {value!r}"
+            f"{setting}: expected an ARN like acs:ram::<account id>:role/<role name>, got {shown(value)}"
         )
     return value
 
@@ -373,12 +365,16 @@ class OIDCRoleArnCredentialsProvider(_RefreshingProvider):
 
     def _fetch(self) -> Credentials:
         try:
-            with open(self._token_file, encoding="utf-8") as handle:
-                token = handle.read().strip()
+            with open(self._token_file, "rb") as handle:
+                token = handle.read(MAX_OIDC_TOKEN_BYTES + 1).decode("utf-8", "replace").strip()
         except OSError as exc:
-            raise SchedulerXAuthError(
-                f"cannot read the OIDC token file {self._token_file}: {exc.strerror}"
-            ) from None
+            reason = exc.strerror
+        else:
+            reason = None
+        if reason is not None:
+            raise SchedulerXAuthError(f"cannot read the OIDC token file {self._token_file}: {reason}")
+        if len(token) > MAX_OIDC_TOKEN_BYTES:
+            raise SchedulerXAuthError(f"the OIDC token file {self._token_file} is larger than a token")
         if not token:
             raise SchedulerXAuthError(f"the OIDC token file {self._token_file} is empty")
         if self.on_new_secret is not None:

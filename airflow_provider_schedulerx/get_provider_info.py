@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_schedulerx import __version__, connection_form
+from airflow_provider_schedulerx import __version__
+from airflow_provider_schedulerx.hooks import connection_form
 
 PACKAGE_NAME = "airflow-provider-schedulerx"
 

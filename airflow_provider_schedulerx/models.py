@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 import pendulum
 
+from airflow_provider_schedulerx.config import DEFAULT_TIMEZONE
 from airflow_provider_schedulerx.statuses import (
     FAILURE_STATUSES,
     FINISHED_STATUSES,
@@ -28,11 +30,12 @@ __all__ = [
     "JobInstance",
     "TimeType",
     "TriggerType",
+    "check_timezone",
     "parse_service_time",
     "parse_statuses",
+    "read_service_time",
 ]
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 SERVICE_TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 # Compiled on first use (and cached by re), not when a DAG file imports this module.
 _SERVICE_TIME = r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})"
@@ -52,7 +55,7 @@ class TriggerType(LenientIntEnum):
     """What started a job instance (``JobInstanceDetail.TriggerType``)."""
 
     SCHEDULED = 1
-    DATA_UPDATE = 2
+    DATA_BACKFILL = 2
     API = 3
     MANUAL_RERUN = 4
     SYSTEM_RERUN = 5
@@ -66,19 +69,32 @@ def _zone(name: str) -> pendulum.Timezone:
     return zone
 
 
+#: Epoch milliseconds of 9999-12-31 23:59:59.999 UTC, the last time a datetime can hold.
+_MAX_EPOCH_MS = 253_402_300_799_999
+#: The longest time text read: ISO 8601 with a fraction and an offset fits in 40.
+_MAX_TIME_TEXT = 40
+
+
 def parse_service_time(value: object, timezone: str = DEFAULT_TIMEZONE) -> pendulum.DateTime | None:
-    """A service time (``yyyy-MM-dd HH:mm:ss``, no zone, or epoch milliseconds) as an aware
-    pendulum datetime in ``timezone``; empty values are ``None``."""
+    """A service time (``yyyy-MM-dd HH:mm:ss``, no zone; ISO 8601; or epoch milliseconds) as
+    an aware pendulum datetime in ``timezone``; empty values are ``None``.
+
+    :raises ValueError: for anything else, whatever its type.
+    """
     if value is None or value == "":
         return None
     zone = _zone(timezone)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return pendulum.from_timestamp(value / 1000, tz=zone)
-    text = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"not a date and time: {value!r}")
+    if not isinstance(value, str):
+        return _from_epoch_ms(value, zone)
+    text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return pendulum.from_timestamp(int(text) / 1000, tz=zone)
+    if len(text) > _MAX_TIME_TEXT:
+        raise ValueError(f"not a date and time: a text of {len(text)} characters")
+    if text.isascii() and text.isdigit():
+        return _from_epoch_ms(int(text), zone)
     # The service's own format, read directly: what pendulum.from_format makes of it, at a
     # fraction of the cost (a poll reads four of these).
     if match := re.fullmatch(_SERVICE_TIME, text, re.ASCII):
@@ -90,52 +106,46 @@ def parse_service_time(value: object, timezone: str = DEFAULT_TIMEZONE) -> pendu
     try:
         return pendulum.from_format(text, SERVICE_TIME_FORMAT, tz=zone)
     except ValueError:
+        pass
+    try:
         parsed = pendulum.parse(text, tz=zone)
-        if not isinstance(parsed, pendulum.DateTime):
-            raise ValueError(f"not a date and time: {text!r}") from None
-        return parsed
+    except (ValueError, TypeError, OverflowError):
+        parsed = None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise ValueError(f"not a date and time: {text!r}")
+    return parsed
 
 
-class ServiceTimeReader:
-    """Reads service times in one zone (see :func:`parse_service_time`), remembering the
-    last few texts it read: each poll of an instance brings back the same start, schedule
-    and data times, so a client reads them once rather than on every poll.
+def _from_epoch_ms(value: float, zone: pendulum.Timezone) -> pendulum.DateTime:
+    if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= _MAX_EPOCH_MS:
+        raise ValueError(f"not a time in epoch milliseconds: {value!r}")
+    return pendulum.from_timestamp(value / 1000, tz=zone)
 
-    :param timezone: zone of the service's wall-clock strings.
-    :param remember: how many texts to keep; all are forgotten when it is full.
+
+@functools.lru_cache(maxsize=256)
+def read_service_time(
+    value: str | float | None, timezone: str = DEFAULT_TIMEZONE
+) -> pendulum.DateTime | None:
+    """:func:`parse_service_time`, remembering the texts it read: each poll of an instance
+    brings back the same start, schedule and data times, so a process reads them once rather
+    than on every poll. What cannot be read is not remembered."""
+    return parse_service_time(value, timezone)
+
+
+def check_timezone(timezone: object) -> str:
+    """``timezone`` if it names a zone pendulum knows.
+
+    :raises ValueError: naming the setting, for anything else.
     """
-
-    __slots__ = ("_remember", "_seen", "timezone")
-
-    def __init__(self, timezone: str = DEFAULT_TIMEZONE, remember: int = 32):
-        _zone(timezone)  # an unknown zone fails here, not at the first reply
-        self.timezone = timezone
-        self._remember = remember
-        self._seen: dict[str, pendulum.DateTime | None] = {}
-
-    def __call__(self, value: object) -> pendulum.DateTime | None:
-        if type(value) is not str:
-            return parse_service_time(value, self.timezone)
-        try:
-            return self._seen[value]
-        except KeyError:
-            parsed = parse_service_time(value, self.timezone)
-        if len(self._seen) >= self._remember:
-            self._seen.clear()
-        self._seen[value] = parsed
-        return parsed
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return str(value)
-
-
-def _int(value: object) -> int | None:
-    if value is None or value == "":
-        return None
-    return int(value)  # type: ignore[call-overload, no-any-return]
+    try:
+        if isinstance(timezone, str):
+            _zone(timezone)
+            return timezone
+    except Exception:  # pendulum raises its own error types for unknown zones
+        pass
+    raise ValueError(
+        f"timezone: {timezone!r} is not a known time zone (an IANA name such as Asia/Shanghai or UTC)"
+    )
 
 
 @dataclass(frozen=True)
@@ -163,44 +173,6 @@ class JobInstance:
     parameters: str | None = None
     trace_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_api(
-        cls,
-        detail: Mapping[str, Any],
-        timezone: str = DEFAULT_TIMEZONE,
-        *,
-        read_time: ServiceTimeReader | None = None,
-    ) -> JobInstance:
-        """Build from a ``JobInstanceDetail`` (or ``JobInstanceDetails`` item).
-
-        :param timezone: zone of the service's wall-clock strings.
-        :param read_time: a reader that remembers the times it read (a polling client's);
-            by default each time is parsed afresh in ``timezone``.
-        """
-        if read_time is None:
-            read_time = ServiceTimeReader(timezone, remember=0)
-        time_type = _int(detail.get("TimeType"))
-        trigger_type = _int(detail.get("TriggerType"))
-        return cls(
-            instance_id=int(detail["InstanceId"]),
-            job_id=int(detail["JobId"]),
-            status=InstanceStatus.of(int(detail.get("Status", 0))),
-            job_name=_text(detail.get("JobName")),
-            progress=_text(detail.get("Progress")),
-            result=_text(detail.get("Result")),
-            time_type=None if time_type is None else TimeType.of(time_type),
-            trigger_type=None if trigger_type is None else TriggerType.of(trigger_type),
-            start_time=read_time(detail.get("StartTime")),
-            end_time=read_time(detail.get("EndTime")),
-            schedule_time=read_time(detail.get("ScheduleTime")),
-            data_time=read_time(detail.get("DataTime")),
-            executor=_text(detail.get("Executor")),
-            work_addr=_text(detail.get("WorkAddr")),
-            parameters=_text(detail.get("Parameters")),
-            trace_id=_text(detail.get("TraceId")),
-            raw=dict(detail),
-        )
 
     @property
     def is_finished(self) -> bool:

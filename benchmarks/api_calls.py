@@ -109,7 +109,8 @@ def signing_costs(number: int = 1000, repeats: int = 15) -> dict[str, float]:
     whole request preparation."""
     from alibabacloud_tea_openapi.utils import Utils
 
-    from airflow_provider_schedulerx import protocol, signing
+    from airflow_provider_schedulerx import signing
+    from airflow_provider_schedulerx.rpc import protocol
 
     params = {
         "Namespace": NAMESPACE,

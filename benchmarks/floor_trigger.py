@@ -23,7 +23,7 @@ class AiohttpFloorTrigger(CountedPollsTrigger):
         import aiohttp
         import yarl
 
-        from airflow_provider_schedulerx.client import shared_session
+        from airflow_provider_schedulerx.rpc.aio import shared_session
 
         template = _template(self.url, self.job_id, self.job_instance_id)
         url = yarl.URL(template.url, encoded=True)
@@ -51,7 +51,7 @@ async def _get(session: Any, url: Any, headers: dict[str, str], timeout: Any) ->
 def _template(url: str, job_id: int, job_instance_id: int) -> Any:
     """The request the provider's client makes for this poll, to be signed per attempt."""
     from airflow_provider_schedulerx.config import API_VERSION
-    from airflow_provider_schedulerx.protocol import RequestTemplate
+    from airflow_provider_schedulerx.rpc.protocol import RequestTemplate
 
     return RequestTemplate(
         action="GetJobInstance",

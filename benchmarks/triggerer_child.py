@@ -270,7 +270,7 @@ async def _tear_down(tasks: list[asyncio.Task[Any]], impl: str) -> None:
 
 async def _close_shared_session(impl: str) -> None:
     if impl in ("provider", "floor"):
-        from airflow_provider_schedulerx.client import close_shared_session
+        from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
         await close_shared_session()
 

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+import functools
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from airflow_provider_schedulerx import connection_form
-from airflow_provider_schedulerx.compat import BaseHook, mask_secret
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+
+from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerXClient
+from airflow_provider_schedulerx.hooks import connection_form
 
 if TYPE_CHECKING:
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerXClient
-    from airflow_provider_schedulerx.connection import ConnectionSettings
-    from airflow_provider_schedulerx.models import InstanceStatus, JobInstance
+    from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
 
 __all__ = ["SchedulerXHook"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _forward(
+    method: Callable[Concatenate[SchedulerXClient, P], R],
+) -> Callable[Concatenate[SchedulerXHook, P], R]:
+    """The hook's method that calls the client's method of the same name and signature."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def forward(self: SchedulerXHook, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return getattr(self.client, name)(*args, **kwargs)  # type: ignore[no-any-return]
+
+    return forward
 
 
 class SchedulerXHook(BaseHook):
@@ -24,7 +40,9 @@ class SchedulerXHook(BaseHook):
     The connection's login and password are the AccessKey ID and Secret; its extras set the
     region, default namespace and group, STS token or RAM role, and transport settings (see
     the provider's README). With no AccessKey, the ``ALIBABA_CLOUD_*`` environment variables
-    or RRSA/OIDC are used, as in Alibaba's own credential chain.
+    or RRSA/OIDC are used, as in Alibaba's own credential chain. Each API method is the
+    client's (:class:`~airflow_provider_schedulerx.client.SchedulerXClient`), with its
+    signature.
 
     :param schedulerx_conn_id: the Airflow connection to use.
     :param namespace: namespace for calls that do not name one (default: the connection's).
@@ -69,10 +87,12 @@ class SchedulerXHook(BaseHook):
         """Relabelled and hidden standard fields of the connection form."""
         return connection_form.ui_field_behaviour()
 
-    @staticmethod
-    def settings_from_connection(conn: Any) -> ConnectionSettings:
-        """Read an Airflow Connection (sync or async lookup, any Airflow version)."""
-        from airflow_provider_schedulerx.connection import ConnectionSettings
+    def settings_from_connection(self, conn: Any) -> ConnectionSettings:
+        """Read an Airflow Connection (sync or async lookup, any Airflow version): its
+        secrets are registered with Airflow's secrets masker, and what may be a mistake in it
+        is logged as a warning."""
+        from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
+        from airflow_provider_schedulerx.rpc.redaction import set_redactor
 
         extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else conn.extra
         settings = ConnectionSettings.from_fields(
@@ -81,6 +101,9 @@ class SchedulerXHook(BaseHook):
         for value in (settings.access_key_secret, settings.security_token):
             if value:
                 mask_secret(value)
+        for warning in settings.warnings:
+            self.log.warning("Connection %s: %s", self.schedulerx_conn_id, warning)
+        set_redactor(_redact_text)
         return settings
 
     @cached_property
@@ -98,8 +121,6 @@ class SchedulerXHook(BaseHook):
     @cached_property
     def client(self) -> SchedulerXClient:
         """The synchronous client, built once per hook; its HTTP connections are pooled."""
-        from airflow_provider_schedulerx.client import SchedulerXClient
-
         settings = self.settings
         credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
@@ -109,153 +130,44 @@ class SchedulerXHook(BaseHook):
         return self.client
 
     async def get_async_client(self) -> AsyncSchedulerXClient:
-        """An async client; the connection is looked up without blocking the event loop."""
-        from airflow_provider_schedulerx.client import AsyncSchedulerXClient
+        """An async client; the connection is read without blocking the event loop (and
+        without the deadlock that reading it synchronously risks in a triggerer)."""
+        from airflow.providers.common.compat.connection import get_async_connection
 
-        settings = self.settings_from_connection(await _aget_connection(self.schedulerx_conn_id))
+        settings = self.settings_from_connection(await get_async_connection(self.schedulerx_conn_id))
         credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
         return AsyncSchedulerXClient(credentials, settings.config, **self._client_kwargs(settings))
 
-    @property
-    def console_url(self) -> str:
-        return self.settings.console_url
-
     def instance_console_url(self, namespace: str | None = None) -> str:
         """The console page listing the namespace's job instances."""
-        from airflow_provider_schedulerx.links.schedulerx import console_url
+        from airflow_provider_schedulerx.hooks.console import instance_list_url
 
         settings = self.settings
-        return console_url(
+        return instance_list_url(
             settings.console_url, settings.config.region_id, namespace or self.client.namespace
         )
 
-    # -- API ----------------------------------------------------------------------------------
+    # -- API: the client's methods ------------------------------------------------------------
 
-    def get_job_instance(
-        self,
-        job_id: int | str,
-        job_instance_id: int | str,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> JobInstance:
-        """The instance's current state (``GetJobInstance``)."""
-        return self.client.get_job_instance(job_id, job_instance_id, namespace=namespace, group_id=group_id)
-
-    def list_job_instances(
-        self,
-        job_id: int | str,
-        *,
-        status: InstanceStatus | int | None = None,
-        start: datetime | int | None = None,
-        end: datetime | int | None = None,
-        page_size: int = 50,
-        limit: int | None = None,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> Iterator[JobInstance]:
-        """A job's instances, newest first, page by page (``GetJobInstanceList``)."""
-        return self.client.list_job_instances(
-            job_id,
-            status=status,
-            start=start,
-            end=end,
-            page_size=page_size,
-            limit=limit,
-            namespace=namespace,
-            group_id=group_id,
-        )
-
-    def execute_job(
-        self,
-        job_id: int | str,
-        *,
-        instance_parameters: str | None = None,
-        worker: str | None = None,
-        label: str | None = None,
-        check_job_status: bool | None = None,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> int:
-        """Start the job now (``ExecuteJob``); returns the new instance's id."""
-        return self.client.execute_job(
-            job_id,
-            instance_parameters=instance_parameters,
-            worker=worker,
-            label=label,
-            check_job_status=check_job_status,
-            namespace=namespace,
-            group_id=group_id,
-        )
-
-    def stop_instance(
-        self,
-        job_id: int | str,
-        job_instance_id: int | str,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Stop a running instance (``StopInstance``)."""
-        return self.client.stop_instance(job_id, job_instance_id, namespace=namespace, group_id=group_id)
-
-    def retry_job_instance(
-        self,
-        job_id: int | str,
-        job_instance_id: int | str,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Run a finished instance again (``RetryJobInstance``)."""
-        return self.client.retry_job_instance(job_id, job_instance_id, namespace=namespace, group_id=group_id)
-
-    def set_job_instance_success(
-        self,
-        job_id: int | str,
-        job_instance_id: int | str,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Mark a finished instance successful (``SetJobInstanceSuccess``)."""
-        return self.client.set_job_instance_success(
-            job_id, job_instance_id, namespace=namespace, group_id=group_id
-        )
-
-    def get_log(
-        self,
-        job_id: int | str,
-        job_instance_id: int | str,
-        *,
-        lines: int = 200,
-        keyword: str | None = None,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> list[str]:
-        """The instance's last ``lines`` log lines, oldest first (``GetLog``)."""
-        return self.client.get_log(
-            job_id, job_instance_id, lines=lines, keyword=keyword, namespace=namespace, group_id=group_id
-        )
-
-    def get_job_info(
-        self, job_id: int | str, *, namespace: str | None = None, group_id: str | None = None
-    ) -> dict[str, Any]:
-        """The job's configuration (``GetJobInfo``)."""
-        return self.client.get_job_info(job_id, namespace=namespace, group_id=group_id)
-
-    def call(
-        self, action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
-    ) -> dict[str, Any]:
-        """Call any SchedulerX action, signed, and return the whole reply."""
-        return self.client.call(action, params, method=method)
+    call = _forward(SchedulerXClient.call)
+    get_job_instance = _forward(SchedulerXClient.get_job_instance)
+    list_job_instances = _forward(SchedulerXClient.list_job_instances)
+    execute_job = _forward(SchedulerXClient.execute_job)
+    stop_instance = _forward(SchedulerXClient.stop_instance)
+    retry_job_instance = _forward(SchedulerXClient.retry_job_instance)
+    set_job_instance_success = _forward(SchedulerXClient.set_job_instance_success)
+    get_log = _forward(SchedulerXClient.get_log)
+    get_job_info = _forward(SchedulerXClient.get_job_info)
+    list_jobs = _forward(SchedulerXClient.list_jobs)
+    list_namespaces = _forward(SchedulerXClient.list_namespaces)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials, endpoint, namespace and group with one read-only call
         (``ListJobs``, or ``ListNamespaces`` when no namespace is set). Used by the UI's
-        Test button: answers within a few seconds, and a failure names the field to fix."""
-        from airflow_provider_schedulerx.connection_check import check_connection, failure_reason
+        Test button: answers within 10 seconds whatever the endpoint does, and a failure
+        names the field to fix."""
+        from airflow_provider_schedulerx.hooks.connection_check import check_connection, failure_reason
 
         try:
             settings = self.settings
@@ -264,10 +176,7 @@ class SchedulerXHook(BaseHook):
         return check_connection(settings, self._client_kwargs(settings))
 
 
-async def _aget_connection(conn_id: str) -> Any:
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)
-    from asgiref.sync import sync_to_async
+def _redact_text(text: str) -> object:
+    from airflow.providers.common.compat.sdk import redact
 
-    return await sync_to_async(BaseHook.get_connection)(conn_id)
+    return redact(text)

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_schedulerx import outcome
-from airflow_provider_schedulerx.compat import BaseOperator
-from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
 from airflow_provider_schedulerx.statuses import parse_statuses
+from airflow_provider_schedulerx.utils import waiting as outcome
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
@@ -198,7 +199,7 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
 
     def _start_or_reattach(self, context: Any, job_id: int) -> tuple[int, JobInstance | None]:
         """The instance to follow, and the instance itself if it already succeeded."""
-        from airflow_provider_schedulerx.task_state import task_state_store
+        from airflow_provider_schedulerx.utils.task_state import task_state_store
 
         store = task_state_store(context)
         saved = store.get(STATE_KEY) if store is not None else None
@@ -238,7 +239,8 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         instance can be its doing (started through the API since just before the call, with
         this task's parameters); otherwise fail without a retry, which could start the job a
         second time."""
-        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
         from airflow_provider_schedulerx.exceptions import SchedulerXError
         from airflow_provider_schedulerx.models import TriggerType
 
@@ -267,7 +269,8 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         raise AirflowFailException(f"{error}. Since the call, {found}; not starting the job again")
 
     def _wait(self, job_id: int, instance_id: int, deadline: float | None) -> dict[str, Any]:
-        from airflow_provider_schedulerx.compat import AirflowTaskTimeout
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
         from airflow_provider_schedulerx.exceptions import SchedulerXError
 
         errors = outcome.ErrorStreak()
@@ -301,7 +304,7 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         return instance.to_dict()
 
     def _fail(self, instance: dict[str, Any]) -> NoReturn:
-        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
         tail = self._log_tail(instance["job_id"], instance["instance_id"])
         raise AirflowFailException(outcome.failure_message(instance, tail))
@@ -321,7 +324,7 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         return True
 
     def _stop_at_deadline(self, job_id: int, instance_id: int) -> NoReturn:
-        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
         stopped = self._stop(job_id, instance_id)
         raise AirflowFailException(
@@ -331,7 +334,7 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Resume after the trigger's event."""
-        from airflow_provider_schedulerx.compat import AirflowException
+        from airflow.providers.common.compat.sdk import AirflowException
 
         status = event.get("status")
         job_id, instance_id = int(event["job_id"]), int(event["job_instance_id"])
@@ -352,7 +355,7 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
             self._stop(self._id(self.job_id, "job_id"), self.job_instance_id)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
-        from airflow_provider_schedulerx.task_state import forget_after_success
+        from airflow_provider_schedulerx.utils.task_state import forget_after_success
 
         super().post_execute(context, result)
         forget_after_success(context, STATE_KEY)
@@ -393,7 +396,7 @@ class SchedulerXGetJobInstanceOperator(_SchedulerXTask):
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
         job_id = self._id(self.job_id, "job_id")
         instance_id = self._id(self.job_instance_id, "job_instance_id")

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_schedulerx import outcome
-from airflow_provider_schedulerx.compat import BaseSensorOperator
-from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
+from airflow.providers.common.compat.sdk import BaseSensorOperator
+
+from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.links.schedulerx import SchedulerXJobInstanceLink
+from airflow_provider_schedulerx.utils import waiting as outcome
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
@@ -92,14 +93,15 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
         return validate_id(self.job_id, "job_id"), validate_id(self.job_instance_id, "job_instance_id")
 
     def _fail(self, instance: Any) -> None:
-        from airflow_provider_schedulerx.compat import AirflowFailException
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
         job_id, instance_id = self._ids()
         tail = outcome.log_tail(self.hook, job_id, instance_id)
         raise AirflowFailException(outcome.failure_message(instance, tail))
 
     def poke(self, context: Any) -> Any:
-        from airflow_provider_schedulerx.compat import PokeReturnValue
+        from airflow.providers.common.compat.sdk import PokeReturnValue
+
         from airflow_provider_schedulerx.exceptions import SchedulerXError
 
         job_id, instance_id = self._ids()
@@ -148,7 +150,7 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Resume after the trigger's event."""
-        from airflow_provider_schedulerx.compat import AirflowFailException, AirflowSensorTimeout
+        from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
 
         status = event.get("status")
         if status == "success":

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_schedulerx.connection_form import DEFAULT_CONN_ID
+from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 
@@ -155,14 +155,22 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         except SchedulerXError as error:
             yield self._event("error", f"{what}: {error}")
             return
-        poll = client.job_instance_poll(self.job_id, self.job_instance_id)
+        from airflow_provider_schedulerx.rpc import actions
+
+        poll = client.prepared(
+            actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
+        )
         errors = 0
-        instance = None
+        last_status = None
         status_log = StatusLog(self.log, what)
         loop = asyncio.get_running_loop()
         due = loop.time()
         with poll_grid.polling(self.poll_interval):
             while True:
+                if self.deadline is not None and time.time() >= self.deadline:
+                    seen = f" (last seen {last_status.label})" if last_status is not None else ""
+                    yield self._event("timeout", f"{what} did not finish before the deadline{seen}")
+                    return
                 try:
                     instance = await poll()
                     errors = 0
@@ -183,25 +191,17 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                             instance.to_dict(),
                         )
                         return
+                    last_status = instance.status
                     status_log.update(instance.status, loop.time())
+                    # Keep nothing of this poll through the sleep: thousands of replies held
+                    # for an interval each would be promoted to the oldest GC generation, and
+                    # lengthen every full collection of the triggerer.
+                    del instance
                 loop_time = loop.time()
                 due = poll_grid.next_poll_at(due, self.poll_interval, loop_time)
-                remaining = math.inf
-                if self.deadline is not None:
-                    remaining = self.deadline - time.time()
-                    if remaining <= 0:
-                        yield self._event(
-                            "timeout",
-                            f"{what} did not finish before the deadline",
-                            None if errors or instance is None else instance.to_dict(),
-                        )
-                        return
-                # Keep nothing of this poll through the sleep: thousands of replies held for an
-                # interval each would be promoted to the oldest GC generation, and lengthen
-                # every full collection of the triggerer.
-                instance = None
+                remaining = math.inf if self.deadline is None else self.deadline - time.time()
                 if remaining < due - loop_time:
-                    await asyncio.sleep(remaining)
+                    await asyncio.sleep(max(remaining, 0.0))
                 else:
                     await poll_grid.sleep_until(due)
 

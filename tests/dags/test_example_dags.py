@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_schedulerx.emulator import JobSpec
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.operators.schedulerx import STATE_KEY
-from airflow_provider_schedulerx.task_state import VariableTaskStateStore
+from airflow_provider_schedulerx.utils.task_state import VariableTaskStateStore
 from tests.airflow_versions import AIRFLOW_2, HAS_TASK_STATE_STORE, dagbag, xcom_value
 from tests.conftest import REPO, connection_json
 

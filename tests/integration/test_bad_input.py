@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_schedulerx.connection import ConnectionSettings
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from airflow_provider_schedulerx.models import InstanceStatus
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, connection_json
@@ -19,16 +19,42 @@ from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE
 CALLS: dict[str, tuple[Callable[[SchedulerXHook], Any], str]] = {
     "non-numeric job id": (
         lambda hook: hook.get_job_instance("12a", 1),
-        "job_id: expected a positive integer id, got '12a'",
+        "job_id: expected a SchedulerX id, a whole number from 1 to 9223372036854775807, got '12a'",
     ),
-    "negative job id": (lambda hook: hook.execute_job(-3), "job_id: expected a positive integer id, got -3"),
+    "negative job id": (lambda hook: hook.execute_job(-3), "job_id: expected a SchedulerX id"),
+    "superscript digit": (
+        lambda hook: hook.get_job_instance("\u00b2", 1),
+        "job_id: expected a SchedulerX id",
+    ),
+    "fullwidth digits": (
+        lambda hook: hook.execute_job("\uff11\uff10\uff11"),
+        "job_id: expected a SchedulerX id",
+    ),
+    "5,000 digits": (lambda hook: hook.get_job_instance("9" * 5000, 1), "job_id: expected a SchedulerX id"),
+    "id over a long": (lambda hook: hook.execute_job(2**63), "job_id: expected a SchedulerX id"),
+    "oversized parameters": (
+        lambda hook: hook.execute_job(101, instance_parameters="p=" + "%" * 3000),
+        "instance_parameters: at most 6144 bytes once URL-encoded",
+    ),
+    "parameters not a string": (
+        lambda hook: hook.execute_job(101, instance_parameters={"a": 1}),
+        "instance_parameters: expected a string, got {'a': 1}",
+    ),
+    "worker with a space": (
+        lambda hook: hook.execute_job(101, worker="a b"),
+        "worker: 'a b' must not contain",
+    ),
+    "check_job_status not a boolean": (
+        lambda hook: hook.execute_job(101, check_job_status="yes"),
+        "check_job_status: expected true or false",
+    ),
     "fractional instance id": (
         lambda hook: hook.stop_instance(1, 2.5),
-        "job_instance_id: expected a positive integer id, got 2.5",
+        "job_instance_id: expected a SchedulerX id, a whole number from 1 to 9223372036854775807, got 2.5",
     ),
     "boolean instance id": (
         lambda hook: hook.get_log(1, True),
-        "job_instance_id: expected a positive integer id, got True",
+        "job_instance_id: expected a SchedulerX id, a whole number from 1 to 9223372036854775807, got True",
     ),
     "empty namespace": (
         lambda hook: SchedulerXHook(namespace="  ").get_job_instance(1, 2),
@@ -38,7 +64,15 @@ CALLS: dict[str, tuple[Callable[[SchedulerXHook], Any], str]] = {
         lambda hook: hook.get_job_instance(1, 2, group_id=" "),
         "group_id is required: set it on the task or as the connection's extra 'group_id'",
     ),
-    "too many log lines": (lambda hook: hook.get_log(1, 2, lines=500), "lines: expected 1 to 200, got 500"),
+    "too many log lines": (
+        lambda hook: hook.get_log(1, 2, lines=500),
+        "lines: expected a whole number from 1 to 200, got 500",
+    ),
+    "a page too large": (
+        lambda hook: list(hook.list_job_instances(1, page_size=500)),
+        "page_size: expected a whole number from 1 to 100, got 500",
+    ),
+    "an action that is not a name": (lambda hook: hook.call("Get Job"), "action: 'Get Job' is not"),
 }
 
 SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
@@ -47,9 +81,44 @@ SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
         "signature_version: 'v2' is not one of v3, v1",
     ),
     "unknown network": ({"extra": {"network": "intranet"}}, "network: 'intranet' is not one of public, vpc"),
-    "zero timeout": ({"extra": {"timeout": 0}}, "timeout: must be greater than 0, got 0.0"),
-    "negative timeout": ({"extra": {"timeout": "-1"}}, "timeout: must be greater than 0, got -1.0"),
-    "negative max_retries": ({"extra": {"max_retries": -1}}, "max_retries: expected a whole number >= 0"),
+    "zero timeout": ({"extra": {"timeout": 0}}, "timeout: expected a number from 0.1 to 600, got 0"),
+    "negative timeout": (
+        {"extra": {"timeout": "-1"}},
+        "timeout: expected a number from 0.1 to 600, got '-1'",
+    ),
+    "infinite timeout": (
+        {"extra": {"timeout": "inf"}},
+        "timeout: expected a number from 0.1 to 600, got 'inf'",
+    ),
+    "timeout not a number": ({"extra": {"timeout": [30]}}, "timeout: expected a number from 0.1 to 600"),
+    "backoff not a number": (
+        {"extra": {"backoff": "nan"}},
+        "backoff: expected a number from 0 to 600, got 'nan'",
+    ),
+    "negative max_retries": (
+        {"extra": {"max_retries": -1}},
+        "max_retries: expected a whole number from 0 to 20",
+    ),
+    "fractional max_retries": ({"extra": {"max_retries": "1.5"}}, "max_retries: expected a whole number"),
+    "verify_ssl not a boolean": ({"extra": {"verify_ssl": "maybe"}}, "verify_ssl: expected true or false"),
+    "extra is a list": (
+        {"extra": [1, 2]},
+        "the connection's extra must be a JSON object of settings, got a list",
+    ),
+    "extra is a number": (
+        {"extra": "5"},
+        "the connection's extra must be a JSON object of settings, got a int",
+    ),
+    "extra is a string": (
+        {"extra": '"x"'},
+        "the connection's extra must be a JSON object of settings, got a str",
+    ),
+    "namespace not a string": ({"extra": {"namespace": 5}}, "namespace: expected a string, got 5"),
+    "STS endpoint not a string": (
+        {"extra": {"role_arn": "acs:ram::1:role/r", "sts_endpoint": 5}},
+        "sts_endpoint: expected a string, got 5",
+    ),
+    "unknown timezone": ({"extra": {"timezone": "Mars/Olympus"}}, "timezone: 'Mars/Olympus' is not a known"),
     "endpoint with no host": ({"host": "https://"}, "endpoint: 'https://' is not a valid endpoint"),
     "endpoint with a space": ({"host": "https://exa mple.com"}, "is not a valid endpoint"),
     "endpoint with a bad port": ({"host": "https://schedulerx.example.com:99999"}, "has an invalid port"),
@@ -72,7 +141,7 @@ SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "role session too short": (
         {"extra": {"role_arn": "acs:ram::1:role/r", "duration_seconds": 60}},
-        "duration_seconds: expected 900 to 43200 seconds, got 60",
+        "duration_seconds: expected a whole number from 900 to 43200, got 60",
     ),
     "console URL not http(s)": (
         {"extra": {"console_url": "javascript:alert(1)"}},
@@ -110,6 +179,21 @@ def test_bad_connection_settings_fail_before_any_request(case):
         credentials_from(fields)
     assert message in str(caught.value)
     assert ACCESS_KEY_SECRET not in str(caught.value)
+
+
+def test_unknown_extras_and_regions_are_used_with_a_warning(emulator, monkeypatch, capfd):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
+        connection_json(emulator, namespce="typo", region_id="mars-north-1", extra__schedulerx__timeout=5),
+    )
+    hook = SchedulerXHook()
+    warnings = hook.settings.warnings
+    assert any("extra 'namespce' is not a setting of the SchedulerX connection" in w for w in warnings)
+    assert any("region_id: 'mars-north-1' is not a region this release knows" in w for w in warnings)
+    assert hook.settings.config.timeout == 5
+    assert "Connection schedulerx_default: extra 'namespce'" in "".join(capfd.readouterr())
+    ok, message = hook.test_connection()
+    assert ok and "Note: extra 'namespce'" in message
 
 
 @pytest.mark.parametrize(

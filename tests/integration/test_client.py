@@ -23,7 +23,8 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXThrottledError,
 )
 from airflow_provider_schedulerx.models import InstanceStatus
-from airflow_provider_schedulerx.protocol import RequestTemplate
+from airflow_provider_schedulerx.rpc import actions
+from airflow_provider_schedulerx.rpc.protocol import RequestTemplate
 from tests.conftest import (
     ACCESS_KEY_ID,
     ACCESS_KEY_SECRET,
@@ -233,14 +234,16 @@ def test_a_reply_cut_off_midway_is_a_connection_error_retried_unless_it_started_
 
 
 async def test_the_async_client_retries_a_reply_cut_off_midway(emulator):
-    from airflow_provider_schedulerx.client import close_shared_session
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
     client = make_async_client(emulator)
     emulator.faults.set("cut", count=1, actions=["GetJobInstance"])
     try:
-        assert (await client.job_instance_poll(101, instance_id)()).instance_id == instance_id
+        assert (
+            await client.prepared(actions.get_job_instance(101, instance_id))()
+        ).instance_id == instance_id
         assert client.stats.retries == 1
     finally:
         await close_shared_session()
@@ -275,7 +278,7 @@ def test_slow_reply_times_out(emulator):
     emulator.faults.set("slow", count=5, seconds=1.0)
     with (
         make_client(emulator, timeout=0.2, max_retries=0) as client,
-        pytest.raises(SchedulerXConnectionError, match="no reply before the timeout"),
+        pytest.raises(SchedulerXConnectionError, match=r"no complete reply within 0\.2s"),
     ):
         client.get_job_info(101)
 
@@ -302,7 +305,8 @@ def test_repr_of_client_and_credentials_hide_the_secret(emulator):
 
 
 async def test_async_client_polls_the_same_instance(emulator):
-    from airflow_provider_schedulerx.client import AsyncSchedulerXClient, close_shared_session, shared_session
+    from airflow_provider_schedulerx.client import AsyncSchedulerXClient
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session, shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
@@ -328,14 +332,14 @@ async def test_async_client_polls_the_same_instance(emulator):
 
 
 async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emulator):
-    from airflow_provider_schedulerx.client import close_shared_session
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
     client = make_async_client(emulator)
     with pytest.raises(SchedulerXConfigError, match="job_instance_id"):
-        client.job_instance_poll(101, "{{ ti.xcom_pull('start') }}")
-    poll = client.job_instance_poll(101, str(instance_id))
+        client.prepared(actions.get_job_instance(101, "{{ ti.xcom_pull('start') }}"))
+    poll = client.prepared(actions.get_job_instance(101, str(instance_id)))
     try:
         statuses = []
         for _ in range(100):
@@ -356,7 +360,7 @@ async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emul
 
 
 async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(emulator):
-    from airflow_provider_schedulerx.client import close_shared_session
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
@@ -364,7 +368,7 @@ async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(em
     try:
         emulator.faults.set("slow", count=1, seconds=1.0)
         started = time.monotonic()
-        with pytest.raises(SchedulerXConnectionError, match="no reply before the timeout"):
+        with pytest.raises(SchedulerXConnectionError, match=r"no complete reply within 0\.2s"):
             await client.get_job_instance(101, instance_id)
         assert time.monotonic() - started < 0.9
         assert (await client.get_job_instance(101, instance_id)).instance_id == instance_id
@@ -373,18 +377,27 @@ async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(em
 
 
 @pytest.mark.parametrize("signature_version", ["v3", "v1"])
-async def test_async_client_sends_reserved_characters_as_signed(emulator, signature_version):
-    from airflow_provider_schedulerx.client import close_shared_session
+async def test_async_client_sends_reserved_characters_as_signed(emulator, signature_version, monkeypatch):
+    from airflow_provider_schedulerx.rpc import aio
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
+    sent_urls: list[str] = []
+    url_of = aio._url
+
+    def recording(url: str):
+        sent_urls.append(url)
+        return url_of(url)
+
+    monkeypatch.setattr(aio, "_url", recording)
     client = make_async_client(emulator, signature_version=signature_version)
     try:
         for _ in range(2):
             reply = await client.call("ListJobs", {"JobName": "a/b~c *+%"})
             assert reply["Success"] and reply["Data"]["Jobs"] == []
-        sent = next(iter(client._urls))
+        (sent,) = [url for url in sent_urls if "ListJobs" in url or "JobName" in url][:1]
         assert "JobName=a%2Fb~c%20%2A%2B%25" in sent
-        assert str(client._url(sent)) == sent, "the URL goes out as signed, not requoted"
-        assert client._url(sent) is client._url(sent)
+        assert str(url_of(sent)) == sent, "the URL goes out as signed, not requoted"
+        assert url_of(sent) is url_of(sent)
     finally:
         await close_shared_session()
 

@@ -56,10 +56,10 @@ def test_settings_that_cannot_be_read_fail_the_test_with_the_setting(emulator, m
 
 
 def test_a_secret_echoed_by_the_service_is_blanked(emulator, monkeypatch):
-    def echo_secret(self: SchedulerXClient) -> list:
+    def echo_secret(self: SchedulerXClient, call: object, **kwargs: object) -> list:
         raise SchedulerXBusinessError(f"odd gateway echoing {ACCESS_KEY_SECRET}", code="400")
 
-    monkeypatch.setattr(SchedulerXClient, "list_jobs", echo_secret)
+    monkeypatch.setattr(SchedulerXClient, "run", echo_secret)
     use_connection(monkeypatch, connection_json(emulator))
     ok, message = SchedulerXHook().test_connection()
     assert not ok and ACCESS_KEY_SECRET not in message and "***" in message

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_schedulerx.config import KNOWN_REGIONS
-from airflow_provider_schedulerx.connection_form import EXTRA_FIELDS
+from airflow_provider_schedulerx.hooks.connection_form import FORM_FIELDS
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from tests.airflow_versions import AIRFLOW_2, AIRFLOW_VERSION, READS_FORM_FROM_PROVIDER_INFO
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE
@@ -29,7 +29,7 @@ def test_the_providers_manager_reads_the_form(airflow_db):
         for key, info in manager.connection_form_widgets.items()
         if "__schedulerx__" in key
     }
-    assert list(widgets) == [field.name for field in EXTRA_FIELDS], FORM_SOURCE
+    assert list(widgets) == [field.name for field in FORM_FIELDS], FORM_SOURCE
     assert widgets["security_token"].is_sensitive
     assert not widgets["namespace"].is_sensitive
     behaviour = manager.field_behaviours["schedulerx"]
@@ -67,7 +67,7 @@ def test_the_airflow_3_ui_offers_the_whole_form(airflow_db):
     assert standard["host"]["title"] == "Endpoint"
     assert standard["port"]["hidden"] and standard["url_schema"]["hidden"]
     extras = form["extra_fields"]
-    assert set(extras) == {field.name for field in EXTRA_FIELDS}
+    assert set(extras) == {field.name for field in FORM_FIELDS}
 
     def schema(name: str) -> dict[str, Any]:
         return extras[name]["schema"]

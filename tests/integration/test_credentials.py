@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_schedulerx.client import close_shared_session
 from airflow_provider_schedulerx.credentials import (
     OIDCRoleArnCredentialsProvider,
     RamRoleArnCredentialsProvider,
@@ -22,6 +21,7 @@ from airflow_provider_schedulerx.credentials import (
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 from airflow_provider_schedulerx.exceptions import SchedulerXAuthError
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, TEST_JOBS
 

@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_schedulerx.connection import ConnectionSettings
-from airflow_provider_schedulerx.connection_form import EXTRA_FIELDS
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 from airflow_provider_schedulerx.get_provider_info import get_provider_info
+from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
+from airflow_provider_schedulerx.hooks.connection_form import FORM_FIELDS
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from airflow_provider_schedulerx.models import InstanceStatus
 from tests.airflow_versions import redact
@@ -144,7 +144,7 @@ def test_provider_info_declares_the_form_once_for_both_paths():
     assert conn_type["connection-type"] == "schedulerx"
     assert conn_type["hook-name"] == "Alibaba Cloud SchedulerX"
     fields = conn_type["conn-fields"]
-    assert list(fields) == [field.name for field in EXTRA_FIELDS]
+    assert list(fields) == [field.name for field in FORM_FIELDS]
     assert fields["security_token"]["schema"]["format"] == "password"
     assert fields["region_id"]["schema"]["enum"][0] == "cn-hangzhou"
     assert fields["signature_version"]["schema"]["enum"] == ["v3", "v1"]

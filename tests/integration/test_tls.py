@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_schedulerx.client import close_shared_session
 from airflow_provider_schedulerx.emulator import Emulator
 from airflow_provider_schedulerx.exceptions import SchedulerXConnectionError
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, TEST_JOBS
 
 

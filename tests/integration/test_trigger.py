@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_schedulerx.client import close_shared_session
+from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 from tests.airflow_versions import import_string
@@ -82,7 +82,7 @@ async def test_deadline(schedulerx_connection, session_cleanup):
     )
     assert event["status"] == "timeout"
     assert 0.6 < time.monotonic() - started < 3
-    assert event["instance"]["status_name"] == "running"
+    assert event["message"].endswith("did not finish before the deadline (last seen running)")
 
 
 async def test_on_kill_stops_an_instance_the_task_started(schedulerx_connection, session_cleanup):
@@ -128,10 +128,11 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
     class Recorded(SchedulerXJobInstanceTrigger):
         async def _client(self):
             client = await super()._client()
-            job_instance_poll = client.job_instance_poll
+            prepared = client.prepared
 
-            def recorded_poll(job_id, job_instance_id, **scope):
-                poll = job_instance_poll(job_id, job_instance_id, **scope)
+            def recorded_poll(call, **options):
+                poll = prepared(call, **options)
+                job_instance_id = call.params["JobInstanceId"]
 
                 async def recorded():
                     poll_times[job_instance_id].append(asyncio.get_running_loop().time())
@@ -141,7 +142,7 @@ async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, ses
 
                 return recorded
 
-            client.job_instance_poll = recorded_poll
+            client.prepared = recorded_poll
             return client
 
     async def poll(instance_id: int, delay: float) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from unittest import mock
 
-from airflow_provider_schedulerx.client import close_shared_session
 from airflow_provider_schedulerx.emulator import Emulator
 from airflow_provider_schedulerx.models import InstanceStatus
+from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers import schedulerx as schedulerx_trigger
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger, StatusLog
 from tests.conftest import make_client

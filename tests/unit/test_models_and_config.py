@@ -24,13 +24,18 @@ from airflow_provider_schedulerx.exceptions import (
 )
 from airflow_provider_schedulerx.models import (
     InstanceStatus,
-    JobInstance,
     TimeType,
     TriggerType,
     parse_service_time,
     parse_statuses,
 )
-from airflow_provider_schedulerx.protocol import parse_reply
+from airflow_provider_schedulerx.rpc.protocol import parse_reply
+from airflow_provider_schedulerx.rpc.replies import ReplyFields, job_instance
+
+
+def from_api(detail, timezone="Asia/Shanghai"):
+    return job_instance(ReplyFields("GetJobInstance", detail, "JobInstanceDetail"), timezone)
+
 
 DETAIL = {
     "DataTime": "2026-11-24 10:00:00",
@@ -77,7 +82,7 @@ def test_unknown_service_status_is_kept_not_a_crash():
     assert int(status) == 42
     assert not status.recognized
     assert status.name == "UNRECOGNIZED_42"
-    instance = JobInstance.from_api({**DETAIL, "Status": 42})
+    instance = from_api({**DETAIL, "Status": 42})
     assert instance.status == 42
     assert not instance.is_finished
     assert instance.to_dict()["status_name"] == "unrecognized 42"
@@ -98,7 +103,7 @@ def test_parse_statuses_accepts_names_numbers_members_and_rejects_the_rest():
 
 
 def test_job_instance_from_api_reads_every_field_with_pendulum_times():
-    instance = JobInstance.from_api(DETAIL)
+    instance = from_api(DETAIL)
     assert instance.status is InstanceStatus.SUCCESS
     assert instance.time_type is TimeType.API
     assert instance.trigger_type is TriggerType.API
@@ -114,7 +119,7 @@ def test_job_instance_from_api_reads_every_field_with_pendulum_times():
 
 
 def test_times_in_a_configured_zone_and_empty_strings():
-    instance = JobInstance.from_api({**DETAIL, "EndTime": "", "StartTime": None}, timezone="UTC")
+    instance = from_api({**DETAIL, "EndTime": "", "StartTime": None}, timezone="UTC")
     assert instance.end_time is None and instance.start_time is None
     assert instance.schedule_time == pendulum.datetime(2026, 11, 24, 10, tz="UTC")
     assert parse_service_time(1764000000000, "UTC") == pendulum.from_timestamp(1764000000, tz="UTC")
@@ -122,7 +127,7 @@ def test_times_in_a_configured_zone_and_empty_strings():
 
 def test_list_items_without_name_parameters_trace():
     item = {k: v for k, v in DETAIL.items() if k not in ("JobName", "Parameters", "TraceId")}
-    instance = JobInstance.from_api(item)
+    instance = from_api(item)
     assert instance.job_name is None and instance.parameters is None
 
 
@@ -176,8 +181,18 @@ def test_bad_endpoints_are_refused_with_the_reason(value, message):
     [
         ({"signature_version": "v2"}, "signature_version: 'v2' is not one of v3, v1"),
         ({"network": "intranet"}, "network: 'intranet' is not one of public, vpc"),
-        ({"timeout": 0}, "timeout: must be greater than 0"),
-        ({"timeout": -1}, "timeout: must be greater than 0"),
+        ({"timeout": 0}, "timeout: expected a number of seconds at least 0.1 and at most 600, got 0"),
+        ({"timeout": -1}, "timeout: expected a number of seconds at least 0.1"),
+        (
+            {"timeout": float("inf")},
+            "timeout: expected a number of seconds at least 0.1 and at most 600, got inf",
+        ),
+        ({"timeout": float("nan")}, "timeout: expected a number of seconds"),
+        ({"timeout": "10"}, "timeout: expected a number of seconds at least 0.1 and at most 600, got '10'"),
+        ({"backoff": float("nan")}, "backoff: expected a number of seconds"),
+        ({"max_retries": 1.5}, "max_retries: expected a whole number from 0 to 20, got 1.5"),
+        ({"max_retries": 21}, "max_retries: expected a whole number from 0 to 20, got 21"),
+        ({"verify_ssl": "yes"}, "verify_ssl: expected true or false"),
         ({"max_retries": -1}, "max_retries"),
         ({"region_id": "Hangzhou"}, "region_id"),
     ],
@@ -187,10 +202,21 @@ def test_bad_settings_fail_before_any_call(kwargs, message):
         ClientConfig(**kwargs)
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", -5, 0, "", None, 1.5, True, "12a"])
+@pytest.mark.parametrize(
+    "value",
+    ["abc", "-1", -5, 0, "", None, 1.5, True, "12a", "\u00b2", "\uff11\uff10\uff11", "9" * 5000, 2**63],
+)
 def test_bad_ids(value):
-    with pytest.raises(SchedulerXConfigError, match="job_id: expected a positive integer id"):
+    with pytest.raises(
+        SchedulerXConfigError, match="job_id: expected a SchedulerX id, a whole number from 1 to"
+    ):
         validate_id(value, "job_id")
+
+
+def test_an_overlong_id_is_not_repeated_in_full():
+    with pytest.raises(SchedulerXConfigError) as caught:
+        validate_id("9" * 5000, "job_id")
+    assert len(str(caught.value)) < 200
 
 
 def test_good_ids_and_names():

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pendulum
 import pytest
 
-from airflow_provider_schedulerx.models import SERVICE_TIME_FORMAT, ServiceTimeReader, parse_service_time
+from airflow_provider_schedulerx.models import (
+    SERVICE_TIME_FORMAT,
+    check_timezone,
+    parse_service_time,
+    read_service_time,
+)
 
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "UTC"]
 TIMES = [
@@ -54,27 +59,44 @@ def test_an_unknown_zone_is_still_the_same_error():
         parse_service_time("2024-01-01 00:00:00", "Mars/Olympus_Mons")
 
 
-def test_a_reader_reads_each_text_once_and_gives_what_parsing_gives():
-    reader = ServiceTimeReader("America/New_York", remember=2)
-    first = reader("2024-11-03 01:30:00")
+def test_read_times_are_remembered_and_are_what_parsing_gives():
+    first = read_service_time("2024-11-03 01:30:00", "America/New_York")
     assert first == parse_service_time("2024-11-03 01:30:00", "America/New_York")
     assert first.fold == parse_service_time("2024-11-03 01:30:00", "America/New_York").fold
-    assert reader("2024-11-03 01:30:00") is first
-    assert reader("") is None and reader(None) is None
-    assert reader(1764000000000) == pendulum.from_timestamp(1764000000, tz="America/New_York")
-    reader("2024-01-01 00:00:00")
-    reader("2024-01-02 00:00:00")  # full: what it remembered is forgotten
-    assert reader("2024-11-03 01:30:00") is not first
-    assert reader("2024-11-03 01:30:00") == first
+    assert read_service_time("2024-11-03 01:30:00", "America/New_York") is first
+    assert read_service_time("", "UTC") is None and read_service_time(None, "UTC") is None
+    assert read_service_time(1764000000000, "America/New_York") == pendulum.from_timestamp(
+        1764000000, tz="America/New_York"
+    )
 
 
-def test_a_reader_refuses_an_unknown_zone_when_made():
-    with pytest.raises(Exception, match="Mars"):
-        ServiceTimeReader("Mars/Olympus_Mons")
+def test_an_unknown_zone_is_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="timezone: 'Mars/Olympus_Mons' is not a known time zone"):
+        check_timezone("Mars/Olympus_Mons")
+    assert check_timezone("UTC") == "UTC"
 
 
-def test_a_reader_does_not_remember_what_it_could_not_read():
-    reader = ServiceTimeReader("UTC")
+def test_what_could_not_be_read_is_not_remembered():
     for _ in range(2):
         with pytest.raises(ValueError):
-            reader("2023-02-29 00:00:00")
+            read_service_time("2023-02-29 00:00:00", "UTC")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "2024-01-01 00:00:00" + " " * 30 + "x",
+        "9" * 5000,
+        10**30,
+        -1,
+        float("nan"),
+        float("inf"),
+        True,
+        [1],
+        {},
+    ],
+)
+def test_garbage_is_a_value_error_whatever_its_type(value):
+    with pytest.raises(ValueError, match="not a"):
+        parse_service_time(value, "UTC")

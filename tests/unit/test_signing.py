@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from airflow_provider_schedulerx import signing
-from airflow_provider_schedulerx.protocol import RequestTemplate
+from airflow_provider_schedulerx.rpc.protocol import RequestTemplate
 
 
 def test_v1_vector_describe_regions_string_to_sign_and_signature():

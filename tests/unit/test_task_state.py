@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat import sdk as compat
 
-from airflow_provider_schedulerx import compat
-from airflow_provider_schedulerx.task_state import (
+from airflow_provider_schedulerx.utils.task_state import (
     TaskInstanceScope,
     VariableTaskStateStore,
     forget_after_success,

@@ -88,7 +88,7 @@ class VariableTaskStateStore:
         )
 
     def _read(self, variable_key: str) -> Any:
-        from airflow_provider_schedulerx.compat import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         # The default is positional: Airflow 2 names it default_var, Airflow 3 default.
         stored = Variable.get(variable_key, None)
@@ -102,7 +102,7 @@ class VariableTaskStateStore:
         return stored["value"] if self._owns(stored, key) else None
 
     def set(self, key: str, value: Any) -> None:
-        from airflow_provider_schedulerx.compat import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         scope = self.scope
         variable_key = self.variable_key(key)
@@ -124,7 +124,7 @@ class VariableTaskStateStore:
             )
 
     def delete(self, key: str) -> None:
-        from airflow_provider_schedulerx.compat import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         Variable.delete(self.variable_key(key))
 

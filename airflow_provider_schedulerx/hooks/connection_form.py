@@ -11,13 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_schedulerx.config import KNOWN_REGIONS
+from airflow_provider_schedulerx.config import (
+    BACKOFF_RANGE,
+    CONNECT_TIMEOUT_RANGE,
+    DEFAULT_REGION,
+    DEFAULT_TIMEZONE,
+    KNOWN_REGIONS,
+    MAX_RETRIES_RANGE,
+    RETRY_DEADLINE_RANGE,
+    TIMEOUT_RANGE,
+)
 
 __all__ = [
     "CONN_TYPE",
     "DEFAULT_CONN_ID",
     "DEFAULT_CONSOLE_URL",
     "EXTRA_FIELDS",
+    "FORM_FIELDS",
     "HOOK_CLASS",
     "HOOK_NAME",
     "ExtraField",
@@ -37,7 +47,13 @@ REGIONS = KNOWN_REGIONS
 
 @dataclass(frozen=True)
 class ExtraField:
-    """One field of the connection's extra JSON, as the form shows it."""
+    """One setting of the connection's extra JSON: how the form shows it and what it accepts.
+
+    :param type: ``string``, ``integer``, ``number`` or ``boolean``.
+    :param choices: the values accepted; with ``open_choices``, the values suggested (others
+        are used with a warning).
+    :param in_form: shown in the form; the others are set in the extra JSON only.
+    """
 
     name: str
     label: str
@@ -50,6 +66,8 @@ class ExtraField:
     examples: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    open_choices: bool = False
+    in_form: bool = True
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -57,8 +75,9 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "region_id",
         "Region",
         "Region of your SchedulerX instance.",
-        default="cn-hangzhou",
+        default=DEFAULT_REGION,
         choices=REGIONS,
+        open_choices=True,
     ),
     ExtraField(
         "namespace",
@@ -134,10 +153,11 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "timeout",
         "Timeout (seconds)",
-        "Seconds to wait for each reply.",
+        "Seconds one request may take, from connecting to the last byte of the reply.",
         type="number",
         default=30,
-        minimum=1,
+        minimum=TIMEOUT_RANGE[0],
+        maximum=TIMEOUT_RANGE[1],
     ),
     ExtraField(
         "max_retries",
@@ -145,8 +165,8 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Retries of throttled, unavailable or interrupted calls.",
         type="integer",
         default=5,
-        minimum=0,
-        maximum=20,
+        minimum=MAX_RETRIES_RANGE[0],
+        maximum=MAX_RETRIES_RANGE[1],
     ),
     ExtraField(
         "verify_ssl", "Verify TLS certificates", "Keep on outside tests.", type="boolean", default=True
@@ -161,9 +181,46 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "timezone",
         "Service timezone",
         "Zone of the times SchedulerX reports.",
-        default="Asia/Shanghai",
+        default=DEFAULT_TIMEZONE,
+    ),
+    ExtraField(
+        "connect_timeout",
+        "Connect timeout (seconds)",
+        "Seconds to wait for a connection.",
+        type="number",
+        default=10,
+        minimum=CONNECT_TIMEOUT_RANGE[0],
+        maximum=CONNECT_TIMEOUT_RANGE[1],
+        in_form=False,
+    ),
+    ExtraField(
+        "retry_deadline",
+        "Retry deadline (seconds)",
+        "Seconds one call may take, its retries included.",
+        type="number",
+        default=120,
+        minimum=RETRY_DEADLINE_RANGE[0],
+        maximum=RETRY_DEADLINE_RANGE[1],
+        in_form=False,
+    ),
+    ExtraField(
+        "backoff",
+        "First retry delay (seconds)",
+        "Delay before the first retry; it doubles per retry, with jitter.",
+        type="number",
+        default=0.5,
+        minimum=BACKOFF_RANGE[0],
+        maximum=BACKOFF_RANGE[1],
+        in_form=False,
+    ),
+    ExtraField(
+        "policy",
+        "AssumeRole policy",
+        "A RAM policy (JSON) that narrows the assumed role's permissions.",
+        in_form=False,
     ),
 )
+FORM_FIELDS = tuple(field for field in EXTRA_FIELDS if field.in_form)
 
 _RELABELING = {"login": "AccessKey ID", "password": "AccessKey Secret", "host": "Endpoint"}
 _PLACEHOLDERS = {
@@ -177,7 +234,7 @@ _HIDDEN = ["schema", "port"]
 def conn_fields() -> dict[str, Any]:
     """The ``conn-fields`` of provider info (JSON schema per extra field)."""
     fields: dict[str, Any] = {}
-    for field in EXTRA_FIELDS:
+    for field in FORM_FIELDS:
         schema: dict[str, Any] = {"type": [field.type, "null"]}
         if field.default is not None:
             schema["default"] = field.default
@@ -208,7 +265,7 @@ def ui_field_behaviour(*, provider_info: bool = False) -> dict[str, Any]:
         placeholders.update(
             {
                 f.name: f.placeholder or str(f.default)
-                for f in EXTRA_FIELDS
+                for f in FORM_FIELDS
                 if f.placeholder or f.default is not None
             }
         )
@@ -237,7 +294,7 @@ def wtforms_widgets() -> dict[str, Any]:
         text_widget, password_widget = {}, {}
 
     widgets: dict[str, Any] = {}
-    for field in EXTRA_FIELDS:
+    for field in FORM_FIELDS:
         options: dict[str, Any] = {"description": field.description, "default": field.default}
         if field.type == "boolean":
             widgets[field.name] = BooleanField(field.label, **options)

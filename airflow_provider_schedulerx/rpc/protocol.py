@@ -1,18 +1,22 @@
 """The Alibaba Cloud RPC protocol without the HTTP library: building signed requests and
-reading replies into data or typed errors. Used by the sync and async clients and by the
-STS calls of the credential providers."""
+reading replies into data or typed errors. Used by the sync and async transports, so by the
+clients and by the STS calls of the credential providers alike.
+
+A reply is trusted only once checked: a redirect is refused (credentials go only to the
+configured endpoint), a body larger than :data:`MAX_REPLY_BYTES` is refused, compressed bodies
+are inflated only up to that size, and the envelope's fields are type-checked."""
 
 from __future__ import annotations
 
 import json
-import logging
-import re
+import math
 import secrets
-import threading
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
+from urllib.parse import urlsplit
 
 from airflow_provider_schedulerx import signing
 from airflow_provider_schedulerx.exceptions import (
@@ -26,14 +30,24 @@ from airflow_provider_schedulerx.exceptions import (
 )
 
 __all__ = [
+    "MAX_REPLY_BYTES",
     "PreparedRequest",
+    "Reply",
     "RequestTemplate",
+    "decode_body",
     "error_from_reply",
     "parse_reply",
     "stringify_params",
 ]
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: The largest reply read. A SchedulerX reply is at most a few hundred KB (200 log lines, a
+#: page of 100 instances); anything larger is refused unread, compressed or not.
+MAX_REPLY_BYTES = 2 * 1024 * 1024
+TLS_FAILURE = (
+    "TLS failed: the endpoint's certificate could not be verified (fix the endpoint, or set "
+    "verify_ssl to false only if you trust the network)"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,14 @@ class PreparedRequest:
     def __repr__(self) -> str:
         action = self.headers.get("x-acs-action", "")
         return f"PreparedRequest({self.method} {self.url.split('?', 1)[0]} {action})"
+
+
+class Reply(NamedTuple):
+    """A reply as a transport read it: status, headers and the body, inflated."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 def stringify_params(params: Mapping[str, Any] | None) -> dict[str, str]:
@@ -95,7 +117,8 @@ class RequestTemplate:
     ) -> None:
         self.action = action
         self.method = method.upper()
-        self._headers = {"accept": "application/json"}
+        # gzip only: the transports inflate it themselves, bounded by MAX_REPLY_BYTES.
+        self._headers = {"accept": "application/json", "accept-encoding": "gzip"}
         if user_agent:
             self._headers["user-agent"] = user_agent
         self._v3: signing.V3Signer | None = None
@@ -235,51 +258,97 @@ def error_from_reply(
 def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action: str = "") -> dict[str, Any]:
     """Read a reply: its JSON on success, else the matching :class:`SchedulerXError`.
 
-    HTTP 200 with ``Success: false`` is a :class:`SchedulerXBusinessError`.
+    HTTP 200 with ``Success: false`` is a :class:`SchedulerXBusinessError`; a redirect is a
+    plain :class:`SchedulerXAPIError` naming where it pointed (redirects are never followed);
+    a 4xx without a JSON body is the gateway refusing the request, not a transient failure.
     """
+    if 300 <= status < 400:
+        raise SchedulerXAPIError(
+            f"{action}: the endpoint answered HTTP {status}, a redirect to {_location(headers)}; "
+            "redirects are never followed, so that credentials go only to the configured "
+            "endpoint: set the connection's endpoint to the address meant",
+            http_status=status,
+            request_id=_request_id({}, headers),
+        )
     try:
         # The service answers in UTF-8: decoding it here spares json the encoding sniffing.
         data = json.loads(body.decode()) if body else None
     except ValueError:  # UnicodeDecodeError included
         data = None
     if not isinstance(data, dict):
-        if status >= 500 or status == 429:
-            raise error_from_reply(
-                f"HTTP{status}",
-                "no JSON body",
-                http_status=status,
-                request_id=None,
-                retry_after=_retry_after(headers),
-                action=action,
-            )
-        snippet = body[:120].decode("utf-8", "replace")
-        raise SchedulerXResponseError(
-            f"{action}: the reply could not be read as JSON (HTTP {status}): {snippet!r}",
-            http_status=status,
-        )
+        return _not_json(status, headers, body, action)
     if status >= 400:
         raise error_from_reply(
-            str(data.get("Code") or f"HTTP{status}"),
+            _text(data.get("Code")) or f"HTTP{status}",
             data.get("Message"),
             http_status=status,
             request_id=_request_id(data, headers),
-            recommend=data.get("Recommend"),
+            recommend=_text(data.get("Recommend")),
             retry_after=_retry_after(headers),
             action=action,
         )
     if data.get("Success") is False:
-        code = data.get("Code")
         raise SchedulerXBusinessError(
             f"{action} failed: {_clean_message(data.get('Message')) or 'no reason given'}",
-            code=None if code is None else str(code),
+            code=_text(data.get("Code")),
             request_id=_request_id(data, headers),
             http_status=status,
         )
     return data
 
 
+#: HTTP statuses whose reply says "try again later" even without a JSON body.
+_TRANSIENT_HTTP = frozenset({408, 425, 429})
+
+
+def _not_json(status: int, headers: Mapping[str, str], body: bytes, action: str) -> NoReturn:
+    snippet = body[:120].decode("utf-8", "replace")
+    if status >= 500 or status in _TRANSIENT_HTTP:
+        raise error_from_reply(
+            f"HTTP{status}",
+            "no JSON body",
+            http_status=status,
+            request_id=_request_id({}, headers),
+            retry_after=_retry_after(headers),
+            action=action,
+        )
+    if status >= 400:
+        # The gateway refused the request before the service saw it (414 Request-URI Too
+        # Large, 400 Bad Request): sending it again cannot help, and it started nothing.
+        raise SchedulerXAPIError(
+            f"{action}: the endpoint refused the request with HTTP {status} and a reply that "
+            f"is not JSON: {snippet!r}",
+            code=f"HTTP{status}",
+            http_status=status,
+            request_id=_request_id({}, headers),
+        )
+    raise SchedulerXResponseError(
+        f"{action}: the reply could not be read as JSON (HTTP {status}): {snippet!r}",
+        http_status=status,
+    )
+
+
+def _location(headers: Mapping[str, str]) -> str:
+    location = headers.get("location") or headers.get("Location")
+    if not location:
+        return "nowhere (no Location header)"
+    parts = urlsplit(location)
+    if parts.hostname:
+        return f"host {parts.hostname!r}"
+    return "another path of the same host"
+
+
+def _text(value: Any) -> str | None:
+    """A string field of the envelope; numbers as their text, anything else dropped."""
+    if isinstance(value, str):
+        return value[:200] or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _request_id(data: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
-    return data.get("RequestId") or headers.get("x-acs-request-id")
+    return _text(data.get("RequestId")) or _text(headers.get("x-acs-request-id"))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -287,39 +356,38 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value) / 1000.0)
+        seconds = float(value) / 1000.0
     except ValueError:
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-_SIGNED_QUERY_VALUE = re.compile(r"((?:^|[?&])(?:Signature|SecurityToken|OIDCToken)=)[^&\s\"]*")
+def decode_body(body: bytes, content_encoding: str | None, *, action: str) -> bytes:
+    """The reply's body as sent before compression, at most :data:`MAX_REPLY_BYTES` of it.
+
+    :raises SchedulerXResponseError: an encoding the client did not ask for, a body that does
+        not inflate, or one that inflates past the limit.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise SchedulerXResponseError(
+            f"{action}: the reply is encoded as {encoding!r}, which was not asked for"
+        )
+    wbits = 31 if encoding != "deflate" else 15
+    inflater = zlib.decompressobj(wbits)
+    try:
+        data = inflater.decompress(body, MAX_REPLY_BYTES + 1)
+    except zlib.error:
+        raise SchedulerXResponseError(f"{action}: the reply's {encoding} body is corrupt") from None
+    if len(data) > MAX_REPLY_BYTES or inflater.unconsumed_tail:
+        raise reply_too_large(action)
+    return data
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the values of its ``Signature``, ``SecurityToken`` and ``OIDCToken``
-    query parameters replaced by ``***``."""
-    return _SIGNED_QUERY_VALUE.sub(r"\1***", url)
-
-
-class _SignedUrlFilter(logging.Filter):
-    """Redacts signed V1 query strings in the request lines urllib3 logs at DEBUG level."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(
-            isinstance(arg, str) and "Signature=" in arg for arg in record.args
-        ):
-            record.args = tuple(redact_url(arg) if isinstance(arg, str) else arg for arg in record.args)
-        return True
-
-
-_url_filter_lock = threading.Lock()
-_url_filter_installed = False
-
-
-def install_url_redaction() -> None:
-    """Keep signatures and tokens of V1 URLs out of urllib3's debug log (once per process)."""
-    global _url_filter_installed
-    with _url_filter_lock:
-        if not _url_filter_installed:
-            logging.getLogger("urllib3.connectionpool").addFilter(_SignedUrlFilter())
-            _url_filter_installed = True
+def reply_too_large(action: str) -> SchedulerXResponseError:
+    return SchedulerXResponseError(
+        f"{action}: the reply is larger than {MAX_REPLY_BYTES // 1024} KiB, more than any "
+        "SchedulerX reply; it was not read"
+    )

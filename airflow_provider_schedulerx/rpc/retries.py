@@ -17,6 +17,8 @@ __all__ = ["NON_IDEMPOTENT_PREFIXES", "RetryPolicy", "is_idempotent"]
 
 # Actions whose repetition would repeat their effect (a second job run, a second rerun).
 NON_IDEMPOTENT_PREFIXES = ("Execute", "Retry", "Rerun", "Create", "Batch", "Copy", "Grant")
+#: The least time worth starting another attempt with.
+MIN_ATTEMPT_SECONDS = 0.1
 
 
 def is_idempotent(action: str) -> bool:
@@ -25,7 +27,7 @@ def is_idempotent(action: str) -> bool:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, bounded by a count and a total time.
+    """Exponential backoff with jitter, bounded by a count and by the time the call has left.
 
     Only transient errors are retried. A call that must not run twice is retried only when
     the request surely did not take effect (throttled, or the connection was never made);
@@ -33,15 +35,15 @@ class RetryPolicy:
     """
 
     max_retries: int = 5
-    deadline: float = 120.0
     backoff: float = 0.5
     backoff_max: float = 20.0
     random: Callable[[], float] = random.random
 
     def delay(
-        self, error: SchedulerXError, retries_done: int, elapsed: float, idempotent: bool
+        self, error: SchedulerXError, retries_done: int, time_left: float, idempotent: bool
     ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` to give up."""
+        """Seconds to wait before the next attempt, or ``None`` to give up: also when the
+        wait would leave the attempt less than ``MIN_ATTEMPT_SECONDS`` of the call's time."""
         if not error.retryable:
             return None
         if not idempotent and not _surely_not_applied(error):
@@ -53,7 +55,7 @@ class RetryPolicy:
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
             wait = max(wait, min(retry_after, self.backoff_max))
-        if elapsed + wait > self.deadline:
+        if wait + MIN_ATTEMPT_SECONDS > time_left:
             return None
         return wait
 
@@ -62,8 +64,7 @@ class RetryPolicy:
         """The error to raise once retrying stops."""
         if not idempotent and error.retryable and not _surely_not_applied(error):
             return SchedulerXOutcomeUnknownError(
-                f"{action} may or may not have taken effect: {error}. Check the job's "
-                "instances before starting it again",
+                f"{action} may or may not have taken effect: {error.message}",
                 code=error.code,
                 request_id=error.request_id,
                 http_status=error.http_status,

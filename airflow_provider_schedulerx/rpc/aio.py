@@ -1,0 +1,142 @@
+"""The ``aiohttp`` transport: one signed request sent from an event loop, its reply read
+within a wall-clock bound and a size bound, redirects never followed.
+
+All the clients of one event loop share one pooled session (a triggerer process has one
+loop, so all its triggers share one pool of keep-alive connections). The session inflates
+nothing itself: compressed replies are inflated by :func:`decode_body`, which stops at
+:data:`MAX_REPLY_BYTES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import aiohttp
+import yarl
+
+from airflow_provider_schedulerx.exceptions import SchedulerXConnectionError, SchedulerXError
+from airflow_provider_schedulerx.rpc.protocol import (
+    MAX_REPLY_BYTES,
+    TLS_FAILURE,
+    PreparedRequest,
+    Reply,
+    decode_body,
+    reply_too_large,
+)
+
+__all__ = ["AsyncTransport", "close_shared_session", "shared_session"]
+
+_shared_sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
+CONNECTION_LIMIT = 64
+
+
+def shared_session() -> aiohttp.ClientSession:
+    """The one pooled ``aiohttp`` session of the running event loop."""
+    loop = asyncio.get_running_loop()
+    entry = _shared_sessions.get(id(loop))
+    if entry is not None and entry[0] is loop and not entry[1].closed:
+        return entry[1]
+    for key, (other_loop, _) in list(_shared_sessions.items()):
+        if other_loop.is_closed():
+            del _shared_sessions[key]
+    connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, ttl_dns_cache=300, keepalive_timeout=30)
+    # The API sets no cookies: a jar that keeps none spares every poll the cookie filtering.
+    session = aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+    )
+    _shared_sessions[id(loop)] = (loop, session)
+    return session
+
+
+async def close_shared_session() -> None:
+    """Close the running loop's shared session (tests and shutdown)."""
+    entry = _shared_sessions.pop(id(asyncio.get_running_loop()), None)
+    if entry is not None:
+        await entry[1].close()
+
+
+class AsyncTransport:
+    """Sends prepared requests over the event loop's shared session.
+
+    :param endpoint: the endpoint every request goes to, for messages.
+    :param connect_timeout: seconds to wait for a connection.
+    :param verify_ssl: verify TLS certificates.
+    """
+
+    def __init__(self, endpoint: str, *, connect_timeout: float, verify_ssl: bool = True) -> None:
+        self.endpoint = endpoint
+        self.connect_timeout = connect_timeout
+        self.verify_ssl = verify_ssl
+
+    async def send(self, request: PreparedRequest, *, timeout: float, action: str) -> Reply:
+        """Send ``request`` and read the whole reply within ``timeout`` seconds.
+
+        :raises SchedulerXConnectionError: no complete reply in time, or the connection failed.
+        :raises SchedulerXResponseError: a reply over the size bound.
+        """
+        error: SchedulerXError | None = None
+        try:
+            async with shared_session().request(
+                request.method,
+                _url(request.url),
+                headers=request.headers,
+                data=request.body or None,
+                timeout=_timeout(timeout, min(self.connect_timeout, timeout)),
+                ssl=self.verify_ssl,
+                allow_redirects=False,
+            ) as response:
+                body = await _read(response, action)
+                reply = Reply(response.status, response.headers, body)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = _connection_error(exc, action, self.endpoint, timeout)
+        if error is not None:
+            # Raised outside the handler, so that it carries no chained exception: one of
+            # aiohttp's holds the request's headers, signature and token included.
+            raise error
+        body = decode_body(reply.body, reply.headers.get("content-encoding"), action=action)
+        return Reply(reply.status, reply.headers, body)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
+    """A limit on the whole attempt. aiohttp rounds those over 5 s up to whole seconds, so
+    that the timers of many polls coincide; a poll loop asks for one limit again and again."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect)
+
+
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> yarl.URL:
+    """``url`` as ``aiohttp`` takes it, sent exactly as signed, without requoting; a poll
+    loop sends one URL again and again."""
+    return yarl.URL(url, encoded=True)
+
+
+async def _read(response: aiohttp.ClientResponse, action: str) -> bytes:
+    length = response.content_length
+    if length is not None:
+        if length > MAX_REPLY_BYTES:
+            raise reply_too_large(action)
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.readany():
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise reply_too_large(action)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _connection_error(
+    exc: BaseException, action: str, endpoint: str, timeout: float
+) -> SchedulerXConnectionError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return SchedulerXConnectionError(f"{action}: connection timed out ({endpoint})", sent=False)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return SchedulerXConnectionError(f"{action}: {TLS_FAILURE} ({endpoint})", sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return SchedulerXConnectionError(f"{action}: cannot connect ({endpoint})", sent=False)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return SchedulerXConnectionError(f"{action}: no complete reply within {timeout:g}s ({endpoint})")
+    return SchedulerXConnectionError(f"{action}: connection lost before the reply ({endpoint})")
