@@ -14,8 +14,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_schedulerx_execute_job"
 JOB_ID = 101
-ACCESS_KEY_ID = "LTAIdemoaccesskey"
-ACCESS_KEY_SECRET = "demo-secret-never-printed"
 
 
 def say(text: str) -> None:
@@ -30,19 +28,23 @@ def main() -> int:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
     )
-    from airflow_provider_schedulerx.emulator import Emulator
+    from airflow_provider_schedulerx.emulator import (
+        DEFAULT_ACCESS_KEY_ID,
+        DEFAULT_ACCESS_KEY_SECRET,
+        Emulator,
+    )
 
     emulator = Emulator(
-        access_key_id=ACCESS_KEY_ID,
-        access_key_secret=ACCESS_KEY_SECRET,
+        access_key_id=DEFAULT_ACCESS_KEY_ID,
+        access_key_secret=DEFAULT_ACCESS_KEY_SECRET,
         jobs_file=str(REPO / "example_dags" / "emulator_jobs.json"),
     ).start()
     say(f"SchedulerX emulator listening on {emulator.url} (jobs from example_dags/emulator_jobs.json)")
     os.environ["AIRFLOW_CONN_SCHEDULERX_DEFAULT"] = json.dumps(
         {
             "conn_type": "schedulerx",
-            "login": ACCESS_KEY_ID,
-            "password": ACCESS_KEY_SECRET,
+            "login": DEFAULT_ACCESS_KEY_ID,
+            "password": DEFAULT_ACCESS_KEY_SECRET,
             "host": emulator.url,
             "extra": {
                 "region_id": "cn-hangzhou",
@@ -67,7 +69,7 @@ def main() -> int:
     took = time.monotonic() - started
     report(emulator, task_log, took)
     emulator.stop()
-    if ACCESS_KEY_SECRET in task_log.read_text():
+    if DEFAULT_ACCESS_KEY_SECRET in task_log.read_text():
         print("!! the AccessKey secret appears in the task log", file=sys.stderr)
         return 1
     return run.returncode

@@ -11,8 +11,10 @@ jobs and job instances whose status follows the clock, and can inject faults::
 Command line: ``python -m airflow_provider_schedulerx.emulator --port 8866``.
 """
 
-from airflow_provider_schedulerx.emulator.auth import DEFAULT_OIDC_PROVIDER_ARN
 from airflow_provider_schedulerx.emulator.faults import FAULT_KINDS, FaultRule, Faults
+from airflow_provider_schedulerx.emulator.gateway import EmulatorStats
+from airflow_provider_schedulerx.emulator.identities import DEFAULT_OIDC_PROVIDER_ARN
+from airflow_provider_schedulerx.emulator.lifecycle import InstanceState
 from airflow_provider_schedulerx.emulator.server import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_ACCESS_KEY_SECRET,
@@ -20,9 +22,8 @@ from airflow_provider_schedulerx.emulator.server import (
     DEFAULT_NAMESPACE,
     DEFAULT_REGION_ID,
     Emulator,
-    EmulatorStats,
 )
-from airflow_provider_schedulerx.emulator.state import InstanceState, JobSpec, NamespaceSpec
+from airflow_provider_schedulerx.emulator.specs import JobSpec, NamespaceSpec
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",

@@ -1,112 +1,22 @@
-"""The SchedulerX and STS actions the emulator serves: parameters in, reply data out.
+"""The SchedulerX actions the emulator serves: parameters in, reply data out.
 
 Nothing here knows about HTTP. A handler returns the ``Data`` of a SchedulerX reply (or
-``None`` for a reply without one), or the body of an STS reply; it raises
-:class:`ApiError` for what the gateway refuses (a missing or malformed parameter) and
-:class:`~airflow_provider_schedulerx.emulator.state.BusinessError` for what the service
-refuses.
+``None`` for a reply without one); it raises
+:class:`~airflow_provider_schedulerx.emulator.errors.ServiceError` for what the gateway or the
+service refuses.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_schedulerx.emulator.auth import (
-    STS_MAX_DURATION,
-    STS_MIN_DURATION,
-    Credential,
-    CredentialStore,
-    OidcRegistry,
-    format_timestamp,
-)
-from airflow_provider_schedulerx.emulator.state import MAX_LOG_LINES, BusinessError, EmulatorState
+from airflow_provider_schedulerx.emulator.errors import ServiceError
+from airflow_provider_schedulerx.emulator.params import CallContext, Handler, Params
+from airflow_provider_schedulerx.emulator.views import MAX_LOG_LINES
 
-__all__ = [
-    "SCHEDULERX_ACTIONS",
-    "SCHEDULERX_VERSION",
-    "STS_ACTIONS",
-    "STS_VERSION",
-    "UNIMPLEMENTED_ACTIONS",
-    "UNSIGNED_ACTIONS",
-    "ApiError",
-    "CallContext",
-    "Params",
-]
+__all__ = ["SCHEDULERX_ACTIONS", "SCHEDULERX_VERSION", "UNIMPLEMENTED_ACTIONS"]
 
 SCHEDULERX_VERSION = "2019-04-30"
-STS_VERSION = "2015-04-01"
-_ROLE_ARN = re.compile(r"acs:ram::(?P<account>\d+):role/(?P<role>[\w.@+=,-]{1,64})", re.IGNORECASE)
-_SESSION_NAME = re.compile(r"[\w.@-]{2,64}")
-
-
-class ApiError(Exception):
-    """A refusal the gateway reports with an HTTP error status.
-
-    :param code: error code (``MissingJobId``, ``InvalidParameter``...).
-    :param message: error message.
-    :param http_status: HTTP status of the reply.
-    """
-
-    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-
-
-class Params:
-    """Typed access to a request's parameters, raising the gateway's errors."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self.values = values
-
-    def text(self, name: str, *, required: bool = False) -> str | None:
-        value = self.values.get(name)
-        if value is None or value == "":
-            if required:
-                raise ApiError(f"Missing{name}", f"{name} is mandatory for this action.")
-            return None
-        return value
-
-    def long(self, name: str, *, required: bool = False) -> int | None:
-        value = self.text(name, required=required)
-        if value is None:
-            return None
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise ApiError(
-                "InvalidParameter",
-                f'The specified parameter "{name}" is not valid.',
-            ) from None
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.text(name)
-        if value is None:
-            return default
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise ApiError("InvalidParameter", f'The specified parameter "{name}" is not valid.')
-
-
-@dataclass
-class CallContext:
-    """What a handler may use besides the parameters."""
-
-    state: EmulatorState
-    store: CredentialStore
-    oidc: OidcRegistry
-    executions: Counter[int]
-    credential: Credential | None = None
-
-
-Handler = Callable[[CallContext, Params], dict[str, Any] | None]
 
 
 def _group(ctx: CallContext, p: Params) -> tuple[str, str]:
@@ -137,7 +47,7 @@ def _page(p: Params, default_size: int | None) -> tuple[int, int | None]:
     number = p.long("PageNum") or 1
     size = p.long("PageSize") or default_size
     if number < 1 or (size is not None and size < 1):
-        raise ApiError("InvalidParameter", "PageNum and PageSize must be positive.")
+        raise ServiceError("InvalidParameter", "PageNum and PageSize must be positive.")
     return number, size
 
 
@@ -146,9 +56,9 @@ def execute_job(ctx: CallContext, p: Params) -> dict[str, Any]:
     designate_type = p.long("DesignateType")
     worker, label = p.text("Worker"), p.text("Label")
     if designate_type == 1 and not worker:
-        raise BusinessError(400, "worker is required when designateType=1")
+        raise ServiceError.business(400, "worker is required when designateType=1")
     if designate_type == 2 and not label:
-        raise BusinessError(400, "label is required when designateType=2")
+        raise ServiceError.business(400, "label is required when designateType=2")
     inst = ctx.state.execute(
         job,
         parameters=p.text("InstanceParameters") or "",
@@ -162,7 +72,7 @@ def execute_job(ctx: CallContext, p: Params) -> dict[str, Any]:
 
 
 def get_job_instance(ctx: CallContext, p: Params) -> dict[str, Any]:
-    return {"JobInstanceDetail": ctx.state.detail(_instance(ctx, p))}
+    return {"JobInstanceDetail": ctx.views.detail(_instance(ctx, p))}
 
 
 def get_job_instance_list(ctx: CallContext, p: Params) -> dict[str, Any]:
@@ -187,7 +97,7 @@ def get_job_instance_list(ctx: CallContext, p: Params) -> dict[str, Any]:
     ]
     page = selected[(number - 1) * size : number * size]
     return {
-        "JobInstanceDetails": [state.detail(inst, full=False) for inst in page],
+        "JobInstanceDetails": [ctx.views.detail(inst, full=False) for inst in page],
         "Total": len(selected),
         "PageNumber": number,
         "PageSize": size,
@@ -210,7 +120,7 @@ def get_log(ctx: CallContext, p: Params) -> dict[str, Any]:
     inst = _instance(ctx, p)
     line = p.long("Line")
     return {
-        "Logs": ctx.state.logs(
+        "Logs": ctx.views.logs(
             inst,
             line=MAX_LOG_LINES if line is None else line,
             offset=max(0, p.long("Offset") or 0),
@@ -228,7 +138,7 @@ def get_job_info(ctx: CallContext, p: Params) -> dict[str, Any]:
         job = ctx.state.job_by_name(namespace, group_id, p.text("JobName") or "")
     else:
         job = _job(ctx, p)
-    return {"JobConfigInfo": ctx.state.job_config(job)}
+    return {"JobConfigInfo": ctx.views.job_config(job)}
 
 
 def list_jobs(ctx: CallContext, p: Params) -> dict[str, Any]:
@@ -244,7 +154,7 @@ def list_jobs(ctx: CallContext, p: Params) -> dict[str, Any]:
     size = size or max(1, len(jobs))
     page = jobs[(number - 1) * size : number * size]
     return {
-        "Jobs": [ctx.state.job_config(job) for job in page],
+        "Jobs": [ctx.views.job_config(job) for job in page],
         "Total": len(jobs),
         "PageNumber": number,
         "PageSize": size,
@@ -290,69 +200,6 @@ def list_groups(ctx: CallContext, p: Params) -> dict[str, Any]:
     return {"AppGroups": groups}
 
 
-def _duration(p: Params) -> int:
-    duration = p.long("DurationSeconds")
-    if duration is None:
-        return 3600
-    if not STS_MIN_DURATION <= duration <= STS_MAX_DURATION:
-        raise ApiError(
-            "InvalidParameter.DurationSeconds",
-            f"The Min/Max value of DurationSeconds is {STS_MIN_DURATION}s/{STS_MAX_DURATION}s.",
-        )
-    return duration
-
-
-def _role(p: Params) -> tuple[str, str, str]:
-    role_arn = p.text("RoleArn", required=True) or ""
-    match = _ROLE_ARN.fullmatch(role_arn)
-    if match is None:
-        raise ApiError("InvalidParameter.RoleArn", "The parameter RoleArn is wrongly formed.")
-    session = p.text("RoleSessionName", required=True) or ""
-    if _SESSION_NAME.fullmatch(session) is None:
-        raise ApiError(
-            "InvalidParameter.RoleSessionName",
-            "The parameter RoleSessionName is wrongly formed.",
-        )
-    return role_arn, match.group("role"), session
-
-
-def _sts_reply(ctx: CallContext, role_arn: str, session: str, duration: int) -> dict[str, Any]:
-    credential = ctx.store.issue_sts(role_arn, session, duration)
-    assert credential.expires_at is not None
-    return {
-        "AssumedRoleUser": {
-            "Arn": f"{role_arn}/{session}",
-            "AssumedRoleId": f"3{secrets.randbelow(10**17):017d}:{session}",
-        },
-        "Credentials": {
-            "AccessKeyId": credential.access_key_id,
-            "AccessKeySecret": credential.access_key_secret,
-            "SecurityToken": credential.security_token,
-            "Expiration": format_timestamp(credential.expires_at),
-        },
-    }
-
-
-def assume_role(ctx: CallContext, p: Params) -> dict[str, Any]:
-    role_arn, _, session = _role(p)
-    return _sts_reply(ctx, role_arn, session, _duration(p))
-
-
-def assume_role_with_oidc(ctx: CallContext, p: Params) -> dict[str, Any]:
-    provider_arn = p.text("OIDCProviderArn", required=True) or ""
-    token = p.text("OIDCToken", required=True) or ""
-    role_arn, _, session = _role(p)
-    duration = _duration(p)
-    claims = ctx.oidc.verify(provider_arn, token)
-    reply = _sts_reply(ctx, role_arn, session, duration)
-    reply["OIDCTokenInfo"] = {
-        "Subject": claims["sub"],
-        "Issuer": claims["iss"],
-        "ClientIds": claims["aud"],
-    }
-    return reply
-
-
 SCHEDULERX_ACTIONS: dict[str, Handler] = {
     "ExecuteJob": execute_job,
     "GetJobInstance": get_job_instance,
@@ -368,11 +215,6 @@ SCHEDULERX_ACTIONS: dict[str, Handler] = {
     "ListNamespaces": list_namespaces,
     "ListGroups": list_groups,
 }
-STS_ACTIONS: dict[str, Handler] = {
-    "AssumeRole": assume_role,
-    "AssumeRoleWithOIDC": assume_role_with_oidc,
-}
-UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithOIDC"})
 
 # The rest of the 61 schedulerx2 actions: real, but not emulated.
 UNIMPLEMENTED_ACTIONS = frozenset(

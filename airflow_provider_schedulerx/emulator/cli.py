@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,20 +13,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from airflow_provider_schedulerx.emulator.auth import DEFAULT_OIDC_PROVIDER_ARN
 from airflow_provider_schedulerx.emulator.faults import FAULT_KINDS
+from airflow_provider_schedulerx.emulator.identities import DEFAULT_OIDC_PROVIDER_ARN
 from airflow_provider_schedulerx.emulator.server import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_ACCESS_KEY_SECRET,
     DEFAULT_GROUP_ID,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_NAMESPACE,
     DEFAULT_REGION_ID,
     Emulator,
 )
+from airflow_provider_schedulerx.emulator.store import DEFAULT_KEEP_INSTANCES
 
 __all__ = ["build_parser", "main"]
 
 READY_LINE = "SchedulerX emulator listening on {url}"
+SECRET_ENVIRONMENT_VARIABLE = "SCHEDULERX_EMULATOR_ACCESS_KEY_SECRET"
+
+
+def access_key_secret(args: argparse.Namespace) -> str:
+    """The secret from the flag, the file, the environment or the demo default, in that order."""
+    if args.access_key_secret:
+        return str(args.access_key_secret)
+    if args.access_key_secret_file is not None:
+        secret = args.access_key_secret_file.read_text(encoding="utf-8").strip()
+        if not secret:
+            raise ValueError(f"{args.access_key_secret_file} holds no secret")
+        return secret
+    return os.environ.get(SECRET_ENVIRONMENT_VARIABLE) or DEFAULT_ACCESS_KEY_SECRET
 
 
 def _flag(kind: str) -> str:
@@ -41,10 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8866, help="port, 0 for any (default 8866)")
     parser.add_argument("--access-key-id", default=DEFAULT_ACCESS_KEY_ID)
-    parser.add_argument(
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
         "--access-key-secret",
-        default=DEFAULT_ACCESS_KEY_SECRET,
-        help="the AccessKey secret (default: the demo one)",
+        help=f"the AccessKey secret (default: ${SECRET_ENVIRONMENT_VARIABLE}, else the demo one); "
+        "on the command line it shows in the process list, so prefer the file or the variable",
+    )
+    secret.add_argument(
+        "--access-key-secret-file",
+        type=Path,
+        metavar="FILE",
+        help="read the AccessKey secret from this file",
     )
     parser.add_argument("--jobs", type=Path, metavar="FILE", help="JSON jobs file")
     parser.add_argument(
@@ -72,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept the OIDC token in this file for AssumeRoleWithOIDC (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="seed of rate-based faults")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close connections idle or stuck in a request this long (default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--keep-instances",
+        type=int,
+        default=DEFAULT_KEEP_INSTANCES,
+        metavar="N",
+        help=f"finished instances to keep; older ones are forgotten (default {DEFAULT_KEEP_INSTANCES})",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -148,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         oidc_tokens = [path.read_text(encoding="utf-8").strip() for path in args.oidc_token_file]
         emulator = Emulator(
             args.access_key_id,
-            args.access_key_secret,
+            access_key_secret(args),
             jobs_file=args.jobs,
             strict_jobs=args.strict_jobs,
             namespace=args.namespace,
@@ -161,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             timezone=args.timezone,
             oidc_provider_arn=args.oidc_provider_arn,
             oidc_tokens=oidc_tokens,
+            idle_timeout=args.idle_timeout,
+            keep_instances=args.keep_instances,
         )
         configure_faults(emulator, args)
     except (OSError, ValueError) as exc:

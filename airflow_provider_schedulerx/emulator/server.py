@@ -1,53 +1,29 @@
-"""The emulator's HTTP side: an aiohttp app answering like the SchedulerX and STS gateways,
-and :class:`Emulator`, which runs it on a loopback port in a background thread."""
+"""The emulator as a server: :class:`Emulator` runs the gateway on a loopback port in a
+background thread, and is what tests and the command line drive."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import socket
 import ssl
-import struct
 import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from airflow_provider_schedulerx.emulator import faults as fault_kinds
-from airflow_provider_schedulerx.emulator.actions import (
-    SCHEDULERX_ACTIONS,
-    SCHEDULERX_VERSION,
-    STS_ACTIONS,
-    STS_VERSION,
-    UNIMPLEMENTED_ACTIONS,
-    UNSIGNED_ACTIONS,
-    ApiError,
-    CallContext,
-    Params,
-)
-from airflow_provider_schedulerx.emulator.auth import (
+from airflow_provider_schedulerx.config import is_loopback_host
+from airflow_provider_schedulerx.emulator.auth import Authenticator
+from airflow_provider_schedulerx.emulator.faults import Faults
+from airflow_provider_schedulerx.emulator.gateway import EmulatorStats, Gateway, build_app, logger
+from airflow_provider_schedulerx.emulator.identities import (
     DEFAULT_OIDC_PROVIDER_ARN,
-    Authenticator,
-    AuthError,
     CredentialStore,
     OidcRegistry,
-    SignedRequest,
 )
-from airflow_provider_schedulerx.emulator.faults import FaultRule, Faults
-from airflow_provider_schedulerx.emulator.state import (
-    BusinessError,
-    EmulatorState,
-    InstanceState,
-    JobSpec,
-    load_jobs_file,
-)
+from airflow_provider_schedulerx.emulator.specs import JobSpec, load_jobs_file
+from airflow_provider_schedulerx.emulator.store import DEFAULT_KEEP_INSTANCES, EmulatorState, InstanceState
+from airflow_provider_schedulerx.emulator.views import Views
 from airflow_provider_schedulerx.models import InstanceStatus
 
 __all__ = [
@@ -55,326 +31,18 @@ __all__ = [
     "DEFAULT_ACCESS_KEY_SECRET",
     "DEFAULT_GROUP_ID",
     "DEFAULT_NAMESPACE",
+    "DEFAULT_REGION_ID",
     "Emulator",
-    "EmulatorStats",
-    "build_app",
 ]
-
-logger = logging.getLogger("airflow_provider_schedulerx.emulator")
 
 DEFAULT_ACCESS_KEY_ID = "emulator-ak"
 DEFAULT_ACCESS_KEY_SECRET = "emulator-secret"
 DEFAULT_NAMESPACE = "demo-namespace"
 DEFAULT_GROUP_ID = "demo.defaultGroup"
 DEFAULT_REGION_ID = "cn-hangzhou"
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-OK = "OK"
-
-
-class EmulatorStats:
-    """What the emulator has served, for tests and benchmarks.
-
-    ``calls``: requests by action; ``responses``: replies by ``(action, code)`` where code
-    is ``"OK"``, a gateway error code, or a business error's integer code as a string;
-    ``faults``: injected faults by kind; ``executions``: instances ExecuteJob created, by
-    job id.
-    """
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.responses: Counter[tuple[str, str]] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.executions: Counter[int] = Counter()
-
-    def reset(self) -> None:
-        """Zero every counter."""
-        for counter in (self.calls, self.responses, self.faults, self.executions):
-            counter.clear()
-
-    def __repr__(self) -> str:
-        return (
-            f"EmulatorStats(calls={dict(self.calls)}, responses={dict(self.responses)}, "
-            f"faults={dict(self.faults)}, executions={dict(self.executions)})"
-        )
-
-
-class _Reply:
-    """A reply being built: status, JSON body, headers, and what to log."""
-
-    __slots__ = ("authenticated", "body", "code", "faulted", "headers", "status")
-
-    def __init__(
-        self,
-        status: int,
-        body: dict[str, Any],
-        code: str,
-        authenticated: bool = False,
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.code = code
-        self.headers: dict[str, str] = {}
-        self.authenticated = authenticated
-        self.faulted = False
-
-
-def _request_id() -> str:
-    return str(uuid.uuid4()).upper()
-
-
-def _gateway_error(
-    request_id: str,
-    host: str,
-    product: str,
-    code: str,
-    message: str,
-    status: int,
-) -> _Reply:
-    body = {
-        "RequestId": request_id,
-        "HostId": host,
-        "Code": code,
-        "Message": message,
-        "Recommend": (
-            f"https://api.aliyun.com/troubleshoot?q={code}&product={product}&requestId={request_id}"
-        ),
-    }
-    return _Reply(status, body, code)
-
-
-def _abort(request: web.Request) -> None:
-    """Drop the connection with a TCP reset, writing nothing."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    transport.abort()
-
-
-async def _cut(request: web.Request, reply: _Reply, text: str) -> None:
-    """Send the reply's status, headers and the first half of its body, then drop the
-    connection."""
-    body = text.encode()
-    response = web.StreamResponse(status=reply.status, headers=reply.headers)
-    response.content_type, response.charset = "application/json", "utf-8"
-    response.content_length = len(body)
-    await response.prepare(request)
-    await response.write(body[: len(body) // 2])
-    _abort(request)
-
-
-class _Gateway:
-    """The request handler and everything it needs."""
-
-    def __init__(
-        self,
-        state: EmulatorState,
-        authenticator: Authenticator,
-        oidc: OidcRegistry,
-        faults: Faults,
-        stats: EmulatorStats,
-        region_id: str,
-    ) -> None:
-        self.state = state
-        self.authenticator = authenticator
-        self.oidc = oidc
-        self.faults = faults
-        self.stats = stats
-        self.region_id = region_id
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        started = time.perf_counter()
-        body = await request.read()
-        query = dict(parse_qsl(request.raw_path.partition("?")[2], keep_blank_values=True))
-        form: dict[str, str] = {}
-        if body and request.content_type == FORM_CONTENT_TYPE:
-            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        params = {**form, **query}
-        headers = request.headers
-        action = headers.get("x-acs-action") or params.get("Action") or ""
-        version = headers.get("x-acs-version") or params.get("Version") or ""
-        label = action or "-"
-        self.stats.calls[label] += 1
-
-        if self.faults and self._fault(fault_kinds.RESET, label):
-            _abort(request)
-            self._log(label, None, "reset", "-", started)
-            raise asyncio.CancelledError
-
-        signed = SignedRequest(request.method, query, form, list(headers.items()), body)
-        request_id = _request_id()
-        host = request.host or self.region_id
-        product = "Sts" if action in STS_ACTIONS else "schedulerx2"
-        access_key = self.authenticator.claimed_access_key(signed)
-        reply = self._reply(action, version, params, signed, request_id, host, product)
-        self.stats.responses[(label, reply.code)] += 1
-
-        # Faults other than ``reset`` only spoil authenticated requests, one fault each.
-        spoilable = bool(self.faults) and reply.authenticated and not reply.faulted
-        if spoilable:
-            if self._fault(fault_kinds.RESET_AFTER, label):
-                _abort(request)
-                self._log(label, access_key, "reset", reply.code, started)
-                raise asyncio.CancelledError
-            slow = self._fault(fault_kinds.SLOW, label)
-            if slow is not None:
-                await asyncio.sleep(slow.delay)
-        text = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
-        if spoilable and self._fault(fault_kinds.MALFORMED, label):
-            text = text[: max(1, len(text) // 2)]
-        reply.headers["x-acs-request-id"] = request_id
-        if spoilable and self._fault(fault_kinds.CUT, label):
-            await _cut(request, reply, text)
-            self._log(label, access_key, "cut", reply.code, started)
-            raise asyncio.CancelledError
-        self._log(label, access_key, str(reply.status), reply.code, started)
-        return web.Response(
-            status=reply.status,
-            text=text,
-            content_type="application/json",
-            charset="utf-8",
-            headers=reply.headers,
-        )
-
-    def _fault(self, kind: str, action: str) -> FaultRule | None:
-        rule = self.faults.draw(kind, action)
-        if rule is not None:
-            self.stats.faults[kind] += 1
-        return rule
-
-    def _reply(
-        self,
-        action: str,
-        version: str,
-        params: dict[str, str],
-        signed: SignedRequest,
-        request_id: str,
-        host: str,
-        product: str,
-    ) -> _Reply:
-        def error(code: str, message: str, status: int) -> _Reply:
-            return _gateway_error(request_id, host, product, code, message, status)
-
-        authenticated = False
-        try:
-            handler = SCHEDULERX_ACTIONS.get(action) or STS_ACTIONS.get(action)
-            if not action:
-                raise ApiError("MissingAction", "Action is mandatory for this request.")
-            if handler is None and action not in UNIMPLEMENTED_ACTIONS:
-                raise ApiError(
-                    "InvalidApi.NotFound",
-                    f"Specified api {action} is not found, please check your url and method.",
-                    404,
-                )
-            expected = STS_VERSION if action in STS_ACTIONS else SCHEDULERX_VERSION
-            if not version:
-                raise ApiError("MissingVersion", "Version is mandatory for this request.")
-            if version != expected:
-                raise ApiError(
-                    "InvalidVersion",
-                    f"Specified parameter Version {version} is not valid.",
-                    400,
-                )
-            credential = None
-            if action not in UNSIGNED_ACTIONS:
-                credential = self.authenticator.verify(signed)
-            authenticated = True
-            if self.faults:
-                spoiled = self._pre_action_fault(action, error)
-                if spoiled is not None:
-                    spoiled.authenticated = True
-                    spoiled.faulted = True
-                    return spoiled
-            if handler is None:
-                raise BusinessError(501, f"{action} is not implemented by the SchedulerX emulator")
-            ctx = CallContext(
-                self.state,
-                self.authenticator.store,
-                self.oidc,
-                self.stats.executions,
-                credential,
-            )
-            data = handler(ctx, Params(params))
-        except (AuthError, ApiError) as exc:
-            reply = error(exc.code, exc.message, exc.http_status)
-            reply.authenticated = authenticated
-            return reply
-        except BusinessError as exc:
-            body = {
-                "Code": exc.code,
-                "Success": False,
-                "Message": exc.message,
-                "RequestId": request_id,
-            }
-            return _Reply(200, body, str(exc.code), authenticated)
-        if action in STS_ACTIONS:
-            return _Reply(200, {"RequestId": request_id, **(data or {})}, OK, authenticated)
-        body = {"Code": 200, "Success": True, "Message": "", "RequestId": request_id}
-        if data is not None:
-            body["Data"] = data
-        return _Reply(200, body, OK, authenticated)
-
-    def _pre_action_fault(
-        self,
-        action: str,
-        error: Callable[[str, str, int], _Reply],
-    ) -> _Reply | None:
-        rule = self._fault(fault_kinds.THROTTLE, action)
-        if rule is not None:
-            reply = error("Throttling.User", "Request was denied due to user flow control.", 400)
-            if rule.delay > 0:
-                reply.headers["x-acs-retry-after"] = str(max(1, int(rule.delay * 1000)))
-            return reply
-        if self._fault(fault_kinds.SERVER_ERROR, action) is not None:
-            status, code, message = self.faults.next_server_error()
-            return error(code, message, status)
-        if self._fault(fault_kinds.CLOCK_SKEW, action) is not None:
-            return error(
-                "InvalidTimeStamp.Expired",
-                "Specified time stamp or date value is expired.",
-                400,
-            )
-        if self._fault(fault_kinds.EXPIRED_CREDENTIALS, action) is not None:
-            return error("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
-        return None
-
-    @staticmethod
-    def _log(action: str, access_key: str | None, status: str, code: str, started: float) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.info(
-                "%s ak=%s status=%s code=%s %.1fms",
-                action,
-                access_key or "-",
-                status,
-                code,
-                elapsed,
-            )
-
-
-async def _not_found(request: web.Request) -> web.Response:
-    body = _gateway_error(
-        _request_id(),
-        request.host,
-        "schedulerx2",
-        "InvalidApi.NotFound",
-        f"Specified api is not found: path {request.path}; every action is served at /.",
-        404,
-    ).body
-    return web.json_response(body, status=404)
-
-
-def build_app(gateway: _Gateway) -> web.Application:
-    """The aiohttp application: every action at ``/``."""
-    app = web.Application()
-    app.router.add_route("*", "/", gateway.handle)
-    app.router.add_route("*", "/{tail:.*}", _not_found)
-    return app
+#: Seconds after which the emulator closes a connection that sends nothing, or a request
+#: that is not complete; above the client's own keep-alive of 30 s.
+DEFAULT_IDLE_TIMEOUT = 60.0
 
 
 def _raise_open_file_limit(wanted: int = 65536) -> None:
@@ -417,6 +85,12 @@ class Emulator:
     :param oidc_tokens: OIDC tokens AssumeRoleWithOIDC accepts.
     :param clock: epoch-seconds clock of the lifecycle and of the signature checks.
     :param ssl_context: serve https with this context (e.g. a self-signed certificate).
+    :param idle_timeout: seconds after which a connection that sends nothing, or only part
+        of a request, is closed.
+    :param keep_instances: finished instances kept; the oldest beyond it are forgotten.
+
+    Listening beyond loopback with the demo AccessKey logs a warning: anyone who can reach
+    the port could then call it.
     """
 
     def __init__(
@@ -439,15 +113,21 @@ class Emulator:
         oidc_tokens: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        keep_instances: int = DEFAULT_KEEP_INSTANCES,
     ) -> None:
+        if not idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be greater than 0, got {idle_timeout}")
         self.access_key_id = access_key_id
+        self.idle_timeout = idle_timeout
         self.ssl_context = ssl_context
         self.region_id = region_id
         self.host = host
         self._requested_port = port
         self.state = EmulatorState(
-            namespace, group_id, strict_jobs=strict_jobs, timezone=timezone, clock=clock
+            namespace, group_id, strict_jobs=strict_jobs, clock=clock, keep_instances=keep_instances
         )
+        self.views = Views(self.state, timezone)
         self.credentials = CredentialStore(clock=clock, sts_max_lifetime=sts_max_lifetime)
         self.credentials.add_access_key(access_key_id, access_key_secret)
         self.oidc = OidcRegistry(oidc_provider_arn, oidc_tokens)
@@ -461,8 +141,10 @@ class Emulator:
                 self.state.add_job(spec)
         for spec in jobs or ():
             self.state.add_job(spec)
-        self._gateway = _Gateway(
+        self.demo_credentials = access_key_secret == DEFAULT_ACCESS_KEY_SECRET
+        self._gateway = Gateway(
             self.state,
+            self.views,
             Authenticator(self.credentials, clock=clock),
             self.oidc,
             self.faults,
@@ -483,6 +165,12 @@ class Emulator:
         """
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
+        if self.demo_credentials and not is_loopback_host(self.host):
+            logger.warning(
+                "listening on %s, beyond loopback, with the demo AccessKey: anyone who can reach "
+                "this port can call it; set a secret of your own",
+                self.host,
+            )
         _raise_open_file_limit()
         ready = threading.Event()
         errors: list[BaseException] = []
@@ -501,7 +189,12 @@ class Emulator:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
-        runner = web.AppRunner(build_app(self._gateway), access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            build_app(self._gateway),
+            access_log=None,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self.idle_timeout,
+        )
         self._runner = runner
         try:
             loop.run_until_complete(runner.setup())

@@ -232,3 +232,66 @@ def test_command_line_rejects_a_bad_jobs_file(tmp_path):
     )
     assert result.returncode == 2
     assert "exploded" in result.stderr
+
+
+def test_silent_and_slow_connections_are_closed_after_the_idle_timeout():
+    with Emulator(idle_timeout=1.0) as emu:
+        silent = [socket.create_connection(("127.0.0.1", emu.port)) for _ in range(50)]
+        slow = socket.create_connection(("127.0.0.1", emu.port))
+        slow.sendall(b"GET /?Action=ListJobs HTTP/1.1\r\nHo")  # and nothing more
+        started = time.monotonic()
+        for sock in [*silent, slow]:
+            sock.settimeout(5)
+            assert sock.recv(1024) == b"", "the server closes the connection"
+            sock.close()
+        assert time.monotonic() - started < 4
+
+
+def test_finished_instances_are_kept_up_to_a_bound_running_ones_always(make_raw):
+    from airflow_provider_schedulerx.emulator import JobSpec
+
+    with Emulator(
+        keep_instances=5, jobs=[JobSpec(1, wait_seconds=0, run_seconds=0), JobSpec(2, run_seconds=3600)]
+    ) as emu:
+        raw = make_raw(emu.url)
+        running = raw.data("ExecuteJob", {**COMMON, "JobId": 2})["JobInstanceId"]
+        finished = [raw.data("ExecuteJob", {**COMMON, "JobId": 1})["JobInstanceId"] for _ in range(20)]
+        kept = {inst.instance_id for job in (1, 2) for inst in emu.instances(job)}
+        assert running in kept and len(kept) == 5
+        assert set(finished[-4:]) <= kept and finished[0] not in kept
+
+
+def test_instance_ids_do_not_repeat_after_a_restart():
+    ids = []
+    for _ in range(2):
+        with Emulator() as emu:
+            ids.append(emu.state.execute(emu.state.job("demo-namespace", "demo.defaultGroup", 7)).instance_id)
+    assert ids[1] > ids[0]
+
+
+def test_listening_beyond_loopback_with_the_demo_secret_is_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_schedulerx.emulator"):
+        with Emulator(host="0.0.0.0"):
+            pass
+        with Emulator(host="0.0.0.0", access_key_secret="a-secret-of-my-own"):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "beyond loopback" in r.getMessage()]
+    assert len(warnings) == 1 and "0.0.0.0" in warnings[0]
+
+
+def test_the_command_line_takes_the_secret_from_a_file_or_the_environment(tmp_path):
+    from airflow_provider_schedulerx.emulator.cli import access_key_secret, build_parser
+
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-a-file\n")
+    parser = build_parser()
+    assert (
+        access_key_secret(parser.parse_args(["--access-key-secret-file", str(secret_file)])) == "from-a-file"
+    )
+    os.environ["SCHEDULERX_EMULATOR_ACCESS_KEY_SECRET"] = "from-the-environment"
+    try:
+        assert access_key_secret(parser.parse_args([])) == "from-the-environment"
+        assert access_key_secret(parser.parse_args(["--access-key-secret", "flag"])) == "flag"
+    finally:
+        del os.environ["SCHEDULERX_EMULATOR_ACCESS_KEY_SECRET"]
+    assert access_key_secret(parser.parse_args([])) == "emulator-secret"

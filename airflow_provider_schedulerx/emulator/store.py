@@ -1,0 +1,301 @@
+"""The emulator's store: namespaces, jobs and instances, and the changes the API makes to
+them, guarded by one lock (the server thread and the test thread both use it). This module
+knows nothing about HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+
+from airflow_provider_schedulerx.emulator.errors import ServiceError
+from airflow_provider_schedulerx.emulator.lifecycle import Attempt, InstanceState, Mark
+from airflow_provider_schedulerx.emulator.specs import (
+    DEFAULT_RESULTS,
+    FINAL,
+    KILLED_BY_USER,
+    RETRYABLE,
+    JobSpec,
+    NamespaceSpec,
+)
+from airflow_provider_schedulerx.models import InstanceStatus, TriggerType
+
+__all__ = ["EmulatorState", "InstanceState"]
+
+#: The id of the first instance when the clock gives a lower one.
+FIRST_INSTANCE_ID = 1_000_000_000_001
+
+#: Finished instances kept by default; older ones are forgotten, as the service does.
+DEFAULT_KEEP_INSTANCES = 10_000
+
+
+class EmulatorState:
+    """Namespaces, jobs and instances, guarded by one lock (the server thread and the
+    test thread both use it).
+
+    :param namespace: the default namespace.
+    :param group_id: the default application group (in that namespace).
+    :param strict_jobs: refuse unknown job ids instead of creating a default job.
+    :param clock: epoch-seconds clock.
+    :param keep_instances: finished instances kept; the oldest beyond it are forgotten.
+
+    Instance ids start from the clock (microseconds since the epoch), so that an id never
+    names another instance after a restart.
+    """
+
+    def __init__(
+        self,
+        namespace: str,
+        group_id: str,
+        *,
+        strict_jobs: bool = False,
+        clock: Callable[[], float] = time.time,
+        keep_instances: int = DEFAULT_KEEP_INSTANCES,
+    ) -> None:
+        if keep_instances < 1:
+            raise ValueError(f"keep_instances must be at least 1, got {keep_instances}")
+        self.default_namespace = namespace
+        self.default_group = group_id
+        self.strict_jobs = strict_jobs
+        self.clock = clock
+        self.keep_instances = keep_instances
+        self.lock = threading.RLock()
+        self._namespaces: dict[str, NamespaceSpec] = {}
+        self._jobs: dict[int, JobSpec] = {}
+        self._instances: OrderedDict[int, InstanceState] = OrderedDict()
+        self._by_job: dict[int, list[InstanceState]] = {}
+        self._next_id = max(FIRST_INSTANCE_ID, int(time.time() * 1_000_000))
+        self.add_namespace(NamespaceSpec(namespace, {group_id}))
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def add_namespace(self, spec: NamespaceSpec) -> None:
+        """Declare a namespace (merging its groups with an existing one of that name)."""
+        with self.lock:
+            existing = self._namespaces.get(spec.namespace)
+            if existing is None:
+                self._namespaces[spec.namespace] = replace(spec, groups=set(spec.groups))
+            else:
+                existing.groups |= spec.groups
+                existing.description = spec.description or existing.description
+                existing.name = spec.name or existing.name
+
+    def add_job(self, spec: JobSpec) -> JobSpec:
+        """Add or replace a job; its namespace and group are declared if new.
+
+        :param spec: the job.
+        """
+        with self.lock:
+            spec.namespace = spec.namespace or self.default_namespace
+            spec.group_id = spec.group_id or self.default_group
+            self.add_namespace(NamespaceSpec(spec.namespace, {spec.group_id}))
+            self._jobs[spec.job_id] = spec
+            return spec
+
+    # -- look-ups -------------------------------------------------------------------
+
+    def namespaces(self) -> list[NamespaceSpec]:
+        with self.lock:
+            return list(self._namespaces.values())
+
+    def check_group(self, namespace: str, group_id: str | None) -> None:
+        """Raise a business error unless the namespace (and group) exist."""
+        with self.lock:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                raise ServiceError.business(404, f"namespace={namespace} not exist")
+            if group_id is not None and group_id not in ns.groups:
+                raise ServiceError.business(404, f"groupId={group_id} not exist in namespace={namespace}")
+
+    def job(self, namespace: str, group_id: str, job_id: int) -> JobSpec:
+        """The job, created with defaults on first use unless jobs are strict.
+
+        :raises ServiceError: unknown namespace or group, a job of another group, or an
+            unknown job with strict jobs.
+        """
+        with self.lock:
+            self.check_group(namespace, group_id)
+            spec = self._jobs.get(job_id)
+            if spec is None:
+                if self.strict_jobs:
+                    raise ServiceError.business(404, f"jobid: {job_id} not exist")
+                spec = self.add_job(JobSpec(job_id, namespace=namespace, group_id=group_id))
+            if spec.namespace != namespace or spec.group_id != group_id:
+                raise ServiceError.business(500, f"jobid: {job_id} not match groupId: {group_id}")
+            return spec
+
+    def job_by_name(self, namespace: str, group_id: str, name: str) -> JobSpec:
+        with self.lock:
+            self.check_group(namespace, group_id)
+            for spec in self._jobs.values():
+                if spec.name == name and (spec.namespace, spec.group_id) == (namespace, group_id):
+                    return spec
+            raise ServiceError.business(404, f"jobName: {name} not exist")
+
+    def jobs(self, namespace: str, group_id: str) -> list[JobSpec]:
+        with self.lock:
+            self.check_group(namespace, group_id)
+            return [
+                spec
+                for spec in self._jobs.values()
+                if (spec.namespace, spec.group_id) == (namespace, group_id)
+            ]
+
+    def instance(self, instance_id: int) -> InstanceState | None:
+        with self.lock:
+            return self._instances.get(instance_id)
+
+    def job_instance(self, job: JobSpec, instance_id: int) -> InstanceState:
+        """The instance of that job.
+
+        :raises ServiceError: if there is none.
+        """
+        with self.lock:
+            inst = self._instances.get(instance_id)
+            if inst is None or inst.job_id != job.job_id:
+                raise ServiceError.business(
+                    404,
+                    f"jobInstanceId={instance_id} not exist, jobId={job.job_id}",
+                )
+            return inst
+
+    def instances_of(self, job_id: int) -> list[InstanceState]:
+        with self.lock:
+            return list(self._by_job.get(job_id, ()))
+
+    def group_instances(self, namespace: str, group_id: str) -> list[InstanceState]:
+        with self.lock:
+            return [
+                inst
+                for inst in self._instances.values()
+                if (inst.namespace, inst.group_id) == (namespace, group_id)
+            ]
+
+    # -- changes --------------------------------------------------------------------
+
+    def execute(
+        self,
+        job: JobSpec,
+        *,
+        parameters: str = "",
+        check_job_status: bool = False,
+        worker: str | None = None,
+        label: str | None = None,
+        designate_type: int | None = None,
+    ) -> InstanceState:
+        """Start an instance of the job (TriggerType API) and return it.
+
+        :raises ServiceError: the job is disabled and ``check_job_status`` is set.
+        """
+        with self.lock:
+            if check_job_status and not job.enabled:
+                raise ServiceError.business(500, f"jobId={job.job_id} is disabled")
+            now = self.clock()
+            outcome = job.outcome_status(retried=False)
+            result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
+            wait = job.wait_seconds
+            if job.max_concurrency is not None and self._active(job, now) >= job.max_concurrency:
+                outcome, wait = InstanceStatus.REJECTED, 0.0
+                result = f"job instance rejected: exceed max concurrency {job.max_concurrency}"
+            attempt = Attempt(now, wait, job.run_seconds, outcome, result, TriggerType.API)
+            inst = InstanceState(
+                instance_id=self._next_id,
+                job=job,
+                namespace=job.namespace or self.default_namespace,
+                group_id=job.group_id or self.default_group,
+                created_at=now,
+                parameters=parameters,
+                trace_id=uuid.uuid4().hex[:30],
+                work_addr=worker or job.work_addr,
+                attempts=[attempt],
+                designate_type=designate_type,
+                label=label,
+            )
+            self._next_id += 1
+            self._instances[inst.instance_id] = inst
+            self._by_job.setdefault(job.job_id, []).append(inst)
+            self._forget_old(now)
+            return inst
+
+    def _forget_old(self, now: float) -> None:
+        """Forget the oldest finished instances beyond ``keep_instances``; an instance still
+        waiting or running is kept whatever its age."""
+        excess = len(self._instances) - self.keep_instances
+        if excess <= 0:
+            return
+        for instance_id, inst in list(self._instances.items()):
+            if excess <= 0:
+                break
+            if inst.view(now).status in FINAL:
+                del self._instances[instance_id]
+                self._by_job[inst.job_id].remove(inst)
+                excess -= 1
+
+    def _active(self, job: JobSpec, now: float) -> int:
+        return sum(
+            1
+            for inst in self._by_job.get(job.job_id, ())
+            if inst.view(now).status in (InstanceStatus.WAITING, InstanceStatus.RUNNING)
+        )
+
+    def stop(self, inst: InstanceState) -> None:
+        """Kill a waiting or running instance.
+
+        :raises ServiceError: it is not waiting or running.
+        """
+        with self.lock:
+            now = self.clock()
+            status = inst.view(now).status
+            if status not in (InstanceStatus.WAITING, InstanceStatus.RUNNING):
+                raise ServiceError.business(
+                    400,
+                    f"instance is not running, jobInstanceId={inst.instance_id}",
+                )
+            inst.attempts[-1].marks.append(Mark(now, InstanceStatus.KILLED, KILLED_BY_USER))
+
+    def retry(self, inst: InstanceState) -> None:
+        """Run a failed, killed, rejected or partially failed instance again.
+
+        :raises ServiceError: it is in another status.
+        """
+        with self.lock:
+            now = self.clock()
+            status = inst.view(now).status
+            if status not in RETRYABLE:
+                raise ServiceError.business(
+                    400,
+                    f"jobInstanceId={inst.instance_id} status is {status.label}, "
+                    "only a failed, killed or rejected instance can be retried",
+                )
+            job = inst.job
+            outcome = job.outcome_status(retried=True)
+            result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
+            inst.attempts.append(
+                Attempt(
+                    now,
+                    job.wait_seconds,
+                    job.run_seconds,
+                    outcome,
+                    result,
+                    TriggerType.MANUAL_RERUN,
+                )
+            )
+
+    def set_success(self, inst: InstanceState) -> None:
+        """Mark a finished, unsuccessful instance as successful.
+
+        :raises ServiceError: it is not finished, or already successful.
+        """
+        with self.lock:
+            now = self.clock()
+            status = inst.view(now).status
+            if status not in RETRYABLE:
+                raise ServiceError.business(
+                    400,
+                    f"jobInstanceId={inst.instance_id} status is {status.label}, "
+                    "only a finished, unsuccessful instance can be set to success",
+                )
+            inst.attempts[-1].marks.append(Mark(now, InstanceStatus.SUCCESS, None))
