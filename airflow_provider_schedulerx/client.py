@@ -167,7 +167,7 @@ class SchedulerXClient(_BaseClient):
 
     @property
     def session(self) -> requests.Session:
-        return self.engine.transport.session  # type: ignore[no-any-return]
+        return self.engine.transport.session
 
     def close(self) -> None:
         self.engine.transport.close()

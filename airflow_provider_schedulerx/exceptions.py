@@ -18,6 +18,7 @@ __all__ = [
     "SchedulerXResponseError",
     "SchedulerXRetryableError",
     "SchedulerXServerError",
+    "SchedulerXStartCollisionError",
     "SchedulerXThrottledError",
 ]
 
@@ -62,7 +63,7 @@ class SchedulerXError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         # Keyword-only arguments would otherwise be lost when the error crosses a process
         # boundary (the triggerer, a forked task runner).
         state = {
@@ -110,6 +111,12 @@ class SchedulerXThrottledError(SchedulerXRetryableError, SchedulerXAPIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class SchedulerXStartCollisionError(SchedulerXThrottledError):
+    """``ExecuteJob`` refused because the job already has an instance scheduled in the same
+    second (job id and schedule time are unique on the service's side). Nothing was started;
+    sent again a second later, it goes through."""
 
 
 class SchedulerXServerError(SchedulerXRetryableError, SchedulerXAPIError):

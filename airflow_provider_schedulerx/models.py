@@ -34,6 +34,7 @@ __all__ = [
     "parse_service_time",
     "parse_statuses",
     "read_service_time",
+    "summarize",
 ]
 
 SERVICE_TIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
@@ -192,21 +193,9 @@ class JobInstance:
         return (self.end_time - self.start_time).total_seconds()
 
     def summary(self) -> str:
-        """One line for a task log: status, progress, result, times and worker."""
-        parts = [f"job {self.job_id} instance {self.instance_id}: {self.status.label}"]
-        if self.progress:
-            parts.append(f"progress {self.progress}")
-        if self.result:
-            parts.append(f"result {self.result!r}")
-        if self.start_time:
-            parts.append(f"started {self.start_time.to_datetime_string()}")
-        if self.end_time:
-            parts.append(f"ended {self.end_time.to_datetime_string()}")
-        if self.duration is not None:
-            parts.append(f"took {self.duration:.0f}s")
-        if self.work_addr:
-            parts.append(f"on {self.work_addr}")
-        return ", ".join(parts)
+        """One line for a task log: status, progress, result, times (with their offset) and
+        worker."""
+        return summarize(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict for XCom (times as ISO 8601 strings)."""
@@ -230,8 +219,27 @@ class JobInstance:
             "end_time": iso(self.end_time),
             "schedule_time": iso(self.schedule_time),
             "data_time": iso(self.data_time),
+            "duration": self.duration,
             "executor": self.executor,
             "work_addr": self.work_addr,
             "parameters": self.parameters,
             "trace_id": self.trace_id,
         }
+
+
+def summarize(instance: Mapping[str, Any]) -> str:
+    """:meth:`JobInstance.summary` of an instance's :meth:`~JobInstance.to_dict` (as a
+    trigger's event carries it)."""
+    parts = [f"job {instance['job_id']} instance {instance['instance_id']}: {instance['status_name']}"]
+    if instance.get("progress"):
+        parts.append(f"progress {instance['progress']}")
+    if instance.get("result"):
+        parts.append(f"result {instance['result']!r}")
+    for name, label in (("start_time", "started"), ("end_time", "ended")):
+        if instance.get(name):
+            parts.append(f"{label} {instance[name]}")
+    if instance.get("duration") is not None:
+        parts.append(f"took {instance['duration']:.0f}s")
+    if instance.get("work_addr"):
+        parts.append(f"on {instance['work_addr']}")
+    return ", ".join(parts)

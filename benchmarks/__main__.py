@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks import api_calls, machine, parse_cost, report, triggerer
+from benchmarks import api_calls, machine, parse_cost, plot, report, triggerer
 from benchmarks.environment import REPO
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     results = report.Results(machine=host, command=command, parse=parse, calls=calls, triggerer=trig)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.plot.parent.mkdir(parents=True, exist_ok=True)
-    report.plot(trig, args.plot)
+    plot.plot(trig, args.plot)
     args.output.write_text(report.render(results, args.plot.name), encoding="utf-8")
     for row in report.summary_rows(results):
         print(" | ".join(cell for cell in row if cell))

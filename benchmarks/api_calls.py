@@ -57,7 +57,7 @@ class ApiCallResults:
 def run(rounds: int, calls_per_round: int) -> ApiCallResults:
     with EmulatorFleet(1) as fleet:
         url = fleet.urls[0]
-        (instance_id,) = clients.start_instances([url], 1)[0]
+        ((instance_id,),) = fleet.start_instances(1)
         callers: dict[str, Callable[[], Any]] = {}
         for version in ("v3", "v1"):
             callers[f"provider-{version}"] = clients.provider_sync_call(url, instance_id, version)

@@ -72,12 +72,3 @@ def sdk_async_call(client: Any, instance_id: int) -> Callable[[], Awaitable[Any]
     request = sdk_get_job_instance_request(instance_id)
     runtime = RuntimeOptions()
     return lambda: client.get_job_instance_with_options_async(request, runtime)
-
-
-def start_instances(urls: list[str], per_emulator: int) -> list[list[int]]:
-    """Start ``per_emulator`` instances of the benchmark job on each emulator."""
-    ids = []
-    for url in urls:
-        with provider_sync_client(url) as client:
-            ids.append([client.execute_job(BENCH_JOB_ID) for _ in range(per_emulator)])
-    return ids

@@ -1,8 +1,10 @@
 """One emulator process for the benchmarks, counting the TCP connections it accepts.
 
 Prints ``READY <url>`` once listening; then answers each ``stats`` line on stdin with one
-JSON line: connections accepted so far, connections open now, and requests by action.
-Ends at end of input.
+JSON line (connections accepted so far, connections open now, requests by action), and each
+``start N`` line with the JSON list of the ids of N new instances of the benchmark job
+(started directly, not through the API, which takes one start of a job per second). Ends at
+end of input.
 
     python -m benchmarks.emulator_process --jobs FILE
 """
@@ -18,6 +20,7 @@ from typing import Any
 from aiohttp import web_server
 
 from airflow_provider_schedulerx.emulator import Emulator
+from benchmarks.emulators import BENCH_JOB_ID
 
 
 class ConnectionCounter:
@@ -50,10 +53,16 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     counter = ConnectionCounter()
     counter.install()
-    with Emulator(jobs_file=args.jobs) as emulator:
+    with Emulator(jobs_file=args.jobs, keep_instances=100_000) as emulator:
         print(f"READY {emulator.url}", flush=True)
         for line in sys.stdin:
-            if line.strip() == "stats":
+            if line.startswith("start "):
+                job = emulator.state.job(
+                    emulator.state.default_namespace, emulator.state.default_group, BENCH_JOB_ID
+                )
+                ids = [emulator.state.execute(job).instance_id for _ in range(int(line.split()[1]))]
+                print(json.dumps(ids), flush=True)
+            elif line.strip() == "stats":
                 stats = {
                     "connections_accepted": counter.accepted,
                     "connections_open": counter.open,

@@ -105,6 +105,16 @@ class EmulatorFleet:
     def pids(self) -> list[int]:
         return [process.pid for process in self._processes]
 
+    def start_instances(self, per_emulator: int) -> list[list[int]]:
+        """Start ``per_emulator`` instances of the benchmark job on each emulator; their ids."""
+        ids = []
+        for process in self._processes:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(f"start {per_emulator}\n")
+            process.stdin.flush()
+            ids.append(json.loads(process.stdout.readline()))
+        return ids
+
     def snapshot(self) -> list[EmulatorSnapshot]:
         snapshots = []
         for process in self._processes:

@@ -1,21 +1,26 @@
-"""``docs/benchmarks.md`` and its plot, from one run's results."""
+"""``docs/benchmarks.md`` from one run's results: its summary table, and the page."""
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
-from airflow_provider_schedulerx.triggers.poll_grid import POLLS_PER_TICK, PollGrid
 from benchmarks import targets
 from benchmarks.api_calls import ApiCallResults
 from benchmarks.machine import Machine
 from benchmarks.parse_cost import ParseCostResults
+from benchmarks.sections import (
+    calls_section,
+    emulator_section,
+    met,
+    parse_section,
+    prose,
+    ratio_text,
+    scale_run,
+    table,
+    triggerer_section,
+)
 from benchmarks.stats import ratio
-from benchmarks.triggerer import TriggererResults, TriggererRun
-from benchmarks.triggerer_child import MIN_WINDOW_POLLS, cpu_window_seconds
+from benchmarks.triggerer import TriggererResults
 
 
 @dataclass(frozen=True)
@@ -25,14 +30,6 @@ class Results:
     parse: ParseCostResults
     calls: ApiCallResults
     triggerer: TriggererResults
-
-
-def _met(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
-
-
-def _x(value: float) -> str:
-    return f"{value:.2f}x"
 
 
 def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
@@ -45,15 +42,15 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
             "DAG parse: import added on top of `airflow.sdk` (sensor + operators)",
             f"{provider_import:.1f} ms",
             f"dbt Cloud sensor {parse['dbt-cloud-sensor'].import_ms:.0f} ms",
-            _x(ratio(provider_import, parse["dbt-cloud-sensor"].import_ms)),
+            ratio_text(ratio(provider_import, parse["dbt-cloud-sensor"].import_ms)),
             f"<= {targets.PARSE_IMPORT_MS:.0f} ms",
-            _met(provider_import <= targets.PARSE_IMPORT_MS),
+            met(provider_import <= targets.PARSE_IMPORT_MS),
         ),
         (
             "DAG parse: import added, sensor alone",
             f"{parse['schedulerx'].first_module_import_ms:.1f} ms",
             f"Airbyte sensor {parse['airbyte-sensor'].import_ms:.0f} ms",
-            _x(ratio(parse["schedulerx"].first_module_import_ms, parse["airbyte-sensor"].import_ms)),
+            ratio_text(ratio(parse["schedulerx"].first_module_import_ms, parse["airbyte-sensor"].import_ms)),
             "",
             "",
         ),
@@ -63,13 +60,13 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
             f"dbt Cloud: {', '.join(parse['dbt-cloud-sensor'].http_libraries) or 'neither'}",
             "",
             "neither",
-            _met(not http),
+            met(not http),
         ),
         (
             "DAG construction, per task (100-task DAG)",
             f"{parse['schedulerx'].construct_ms_per_task * 1000:.0f} µs",
             f"EmptyOperator {parse['schedulerx'].floor_construct_ms_per_task * 1000:.0f} µs",
-            _x(
+            ratio_text(
                 ratio(
                     parse["schedulerx"].construct_ms_per_task, parse["schedulerx"].floor_construct_ms_per_task
                 )
@@ -86,9 +83,9 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 f"Sync `GetJobInstance`, client CPU per call ({version.upper()})",
                 f"{provider.cpu_us:.0f} µs",
                 f"official SDK {sdk.cpu_us:.0f} µs",
-                _x(cpu_ratio),
+                ratio_text(cpu_ratio),
                 f"<= {targets.SYNC_CPU_RATIO}x",
-                _met(cpu_ratio <= targets.SYNC_CPU_RATIO),
+                met(cpu_ratio <= targets.SYNC_CPU_RATIO),
             )
         )
     worst = max((trig.cpu_ratios[n], n) for n in trig.counts)
@@ -97,12 +94,12 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
             "Triggerer: CPU per poll (worst N)",
             f"{trig.get('provider', worst[1]).cpu_per_poll_us:.0f} µs at N={worst[1]}",
             f"official SDK async {trig.get('sdk', worst[1]).cpu_per_poll_us:.0f} µs",
-            _x(worst[0]),
+            ratio_text(worst[0]),
             f"<= {targets.TRIGGER_CPU_RATIO}x",
-            _met(worst[0] <= targets.TRIGGER_CPU_RATIO),
+            met(worst[0] <= targets.TRIGGER_CPU_RATIO),
         )
     )
-    scale = _scale_run(trig)
+    scale = scale_run(trig)
     if scale is not None:
         sdk_scale, floor_scale = trig.get("sdk", scale.count), trig.get("floor", scale.count)
         rows += [
@@ -110,15 +107,15 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 f"Triggerer: {scale.count} triggers at {scale.interval:.0f} s, CPU of the process",
                 f"{scale.core_share:.1%} of a core",
                 f"official SDK async {sdk_scale.core_share:.1%}",
-                _x(ratio(scale.core_share, sdk_scale.core_share)),
+                ratio_text(ratio(scale.core_share, sdk_scale.core_share)),
                 f"<= {targets.SCALE_CORE_SHARE:.0%}",
-                _met(scale.core_share <= targets.SCALE_CORE_SHARE),
+                met(scale.core_share <= targets.SCALE_CORE_SHARE),
             ),
             (
                 f"Triggerer: {scale.count} triggers, CPU of the process, next to the floor",
                 f"{scale.core_share:.1%} of a core",
                 f"aiohttp and signing alone {floor_scale.core_share:.1%}",
-                _x(ratio(scale.core_share, floor_scale.core_share)),
+                ratio_text(ratio(scale.core_share, floor_scale.core_share)),
                 "",
                 "",
             ),
@@ -126,9 +123,9 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 f"Triggerer: {scale.count} triggers, event-loop lag p99",
                 f"{scale.lag_p99_ms:.1f} ms",
                 f"official SDK async {sdk_scale.lag_p99_ms:.1f} ms",
-                _x(ratio(scale.lag_p99_ms, sdk_scale.lag_p99_ms)),
+                ratio_text(ratio(scale.lag_p99_ms, sdk_scale.lag_p99_ms)),
                 f"< {targets.SCALE_LAG_P99_MS:.0f} ms",
-                _met(scale.lag_p99_ms < targets.SCALE_LAG_P99_MS),
+                met(scale.lag_p99_ms < targets.SCALE_LAG_P99_MS),
             ),
         ]
     pooled = all(
@@ -146,48 +143,10 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
             f"official SDK async {sdk_opened}",
             "",
             "pooled, not per poll",
-            _met(pooled),
+            met(pooled),
         )
     )
     return rows
-
-
-def _scale_run(trig: TriggererResults) -> TriggererRun | None:
-    if targets.SCALE_COUNT not in trig.counts:
-        return None
-    run = trig.get("provider", targets.SCALE_COUNT)
-    return run if run.interval == targets.SCALE_INTERVAL else None
-
-
-def _cpu_windows(trig: TriggererResults) -> str:
-    interval = trig.runs[0].interval
-    return ", ".join(
-        f"{cpu_window_seconds(trig.window_seconds, interval, count):.0f} s at N = {count:,}"
-        for count in trig.counts
-    )
-
-
-def _grid_spacings(counts: list[int], interval: float) -> str:
-    """The poll grid's spacing for each N triggers polling every ``interval`` seconds."""
-    spacings = []
-    for count in counts:
-        grid = PollGrid()
-        with ExitStack() as stack:
-            for _ in range(count):
-                stack.enter_context(grid.polling(interval))
-            spacings.append(f"{grid.spacing(interval) * 1000:g} ms at N = {count:,}")
-    return ", ".join(spacings)
-
-
-def _prose(text: str) -> list[str]:
-    """A paragraph, wrapped, and the blank line after it."""
-    return [*textwrap.wrap(text, width=92, break_on_hyphens=False), ""]
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def render(results: Results, plot_name: str) -> str:
@@ -195,12 +154,12 @@ def render(results: Results, plot_name: str) -> str:
     lines = [
         "# Benchmarks",
         "",
-        *_prose(
+        *prose(
             "What the provider costs the people who run it, each figure next to a baseline measured "
             "side by side in the same run. Ratios are what count: absolute times depend on the "
             "machine and on what else it was doing."
         ),
-        *_prose(
+        *prose(
             f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file and "
             f"`docs/{plot_name}`."
         ),
@@ -218,321 +177,14 @@ def render(results: Results, plot_name: str) -> str:
         "",
         "## Summary",
         "",
-        *_table(
+        *table(
             ("measure", "this provider", "baseline", "ratio", "target", ""),
             summary_rows(results),
         ),
         "",
-        *_parse_section(parse),
-        *_calls_section(calls),
-        *_triggerer_section(trig, plot_name),
-        *_emulator_section(calls, trig),
+        *parse_section(parse),
+        *calls_section(calls),
+        *triggerer_section(trig, plot_name),
+        *emulator_section(calls, trig),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _parse_section(parse: ParseCostResults) -> list[str]:
-    base = parse["schedulerx"]
-    rows = [
-        ("SchedulerX sensor", f"{base.first_module_import_ms:.1f}", "", "", "", ""),
-        (
-            "SchedulerX sensor + operators",
-            f"{base.import_ms:.1f}",
-            f"{base.import_cpu_ms:.1f}",
-            f"{base.construct_ms_per_task * 1000:.0f}",
-            f"{base.floor_construct_ms_per_task * 1000:.0f}",
-            ", ".join(base.http_libraries) or "neither",
-        ),
-    ]
-    for name, label in (("dbt-cloud-sensor", "dbt Cloud sensor"), ("airbyte-sensor", "Airbyte sensor")):
-        cost = parse[name]
-        rows.append(
-            (
-                label,
-                f"{cost.import_ms:.1f}",
-                f"{cost.import_cpu_ms:.1f}",
-                f"{cost.construct_ms_per_task * 1000:.0f}",
-                f"{cost.floor_construct_ms_per_task * 1000:.0f}",
-                ", ".join(cost.http_libraries) or "neither",
-            )
-        )
-    modules = ", ".join(
-        f"`{name.split('.', 1)[1]}` {us / 1000:.1f}" for name, us in parse.provider_modules_us
-    )
-    return [
-        "## 1. DAG-parse cost",
-        "",
-        *_prose(
-            f"Each candidate in {base.runs} fresh interpreters, taking turns; medians. Each run imports "
-            "`airflow.sdk` first (every DAG file pays that anyway: "
-            f"{base.sdk_import_ms / 1000:.1f} s here), then times the candidate's modules, then "
-            "builds a DAG of 100 of its tasks (SchedulerX: 50 `SchedulerXExecuteJobOperator` and 50 "
-            "`SchedulerXJobInstanceSensor`; the others: their sensor; all deferrable), then, as the "
-            "floor, a DAG of 100 `EmptyOperator`s in the same interpreter. Bytecode is cached, as "
-            "for any installed package."
-        ),
-        *_table(
-            (
-                "candidate",
-                "import added (ms)",
-                "of which CPU (ms)",
-                "construction per task (µs)",
-                "EmptyOperator per task, same runs (µs)",
-                "HTTP libraries imported",
-            ),
-            rows,
-        ),
-        "",
-        *_prose(f"The provider's modules by their own import time (ms, one `-X importtime` run): {modules}."),
-    ]
-
-
-def _calls_section(calls: ApiCallResults) -> list[str]:
-    rows = []
-    for version in ("v3", "v1"):
-        provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
-        cpu_ratio, wall_ratio = calls.paired_ratios(f"provider-{version}", f"sdk-{version}")
-        rows.append(
-            (
-                version.upper(),
-                f"{provider.cpu_us:.0f}",
-                f"{sdk.cpu_us:.0f}",
-                _x(cpu_ratio),
-                f"{provider.wall_us:.0f}",
-                f"{sdk.wall_us:.0f}",
-                _x(wall_ratio),
-                f"{provider.connections_opened} / {sdk.connections_opened}",
-            )
-        )
-    signing = calls.signing_us
-    return [
-        "## 2. Cost per API call (sync)",
-        "",
-        *_prose(
-            f"`GetJobInstance` of one running instance, {calls.rounds} rounds of {calls.calls_per_round} "
-            "calls per client, the clients taking turns against one emulator process over keep-alive "
-            "HTTP; times are medians of the rounds, and each ratio is the median of the ratios "
-            "within a round, where the two clients ran back to back. CPU is the calling process's "
-            "own (user + system), so the "
-            "emulator's work is not in it. The provider returns a parsed `JobInstance` (pendulum "
-            "times), the SDK its response model."
-        ),
-        *_table(
-            (
-                "signature",
-                "provider CPU (µs)",
-                "SDK CPU (µs)",
-                "CPU ratio",
-                "provider wall (µs)",
-                "SDK wall (µs)",
-                "wall ratio",
-                "connections opened (provider / SDK)",
-            ),
-            rows,
-        ),
-        "",
-        *_prose("Signing alone, CPU µs per signature of the same request (best of 15 turns of 1000):"),
-        *_table(
-            ("scheme", "provider", "official SDK", "ratio"),
-            [
-                (
-                    version.upper(),
-                    f"{signing[f'provider-{version}']:.1f}",
-                    f"{signing[f'sdk-{version}']:.1f}",
-                    _x(ratio(signing[f"provider-{version}"], signing[f"sdk-{version}"])),
-                )
-                for version in ("v3", "v1")
-            ],
-        ),
-        "",
-        *_prose(
-            "A whole signed request of the provider (timestamp, nonce, headers, URL): "
-            f"{signing['provider-prepare-v3']:.1f} µs (V3), {signing['provider-prepare-v1']:.1f} µs (V1). "
-            "A call the client has made before (a poll) is signed from its template, with the URL, "
-            "headers and canonical request laid out already: "
-            f"{signing['provider-repeat-v3']:.1f} µs (V3)."
-        ),
-    ]
-
-
-def _triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
-    rows = []
-    for count in trig.counts:
-        provider, sdk = trig.get("provider", count), trig.get("sdk", count)
-        for run in (provider, sdk, trig.get("floor", count)):
-            rows.append(
-                (
-                    f"{count}",
-                    _client_name(run),
-                    f"{run.polls_per_second:.1f} / {run.expected_polls_per_second:.0f}",
-                    f"{run.cpu_per_poll_us:.0f}",
-                    _x(trig.cpu_ratios[count]) if run is provider else "",
-                    f"{run.core_share:.1%}",
-                    f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
-                    f"{run.memory_per_trigger_kib:.1f}",
-                    f"{run.child['full_collections']:.0f} ({run.child['longest_full_collection_ms']:.0f})",
-                    f"{run.child['open_connections']:.0f}",
-                    f"{run.emulators.connections_accepted}",
-                    f"{run.emulators.busiest_core_share:.0%}",
-                )
-            )
-    interval = trig.runs[0].interval
-    return [
-        "## 3. Triggerer scale",
-        "",
-        *_prose(
-            "N triggers in one fresh process and one event loop, each polling its own running "
-            f"instance every {interval:.0f} s, started over the first interval as tasks defer at "
-            "different moments. An interval after every trigger has polled (those that started "
-            "while the grid was still coarse have spread out by then), two windows follow: in the "
-            "first, nothing but the triggers runs in the loop, and the CPU, polls, memory, "
-            "collections and connections are taken; it lasts "
-            f"{trig.window_seconds:.0f} s, or as long as {MIN_WINDOW_POLLS} polls take at small N "
-            f"({_cpu_windows(trig)}). In the second, {trig.window_seconds:.0f} s, a probe "
-            "measures the loop's lag"
-            + (
-                f"; {trig.rounds} runs of each client per N, taking turns (ABC CBA ...), medians, "
-                "and each ratio the median of the ratios within a round"
-                if trig.rounds > 1
-                else ""
-            )
-            + ". The baseline is the same trigger loop written with the "
-            "official SDK's async client (`get_job_instance_with_options_async`, "
-            "`benchmarks/sdk_trigger.py`); both log a status when it changes and every 5 minutes, "
-            "and both poll on the provider's poll grid (1 s, halved until about "
-            f"{POLLS_PER_TICK} polls fall on a tick: {_grid_spacings(trig.counts, interval)}), "
-            "each trigger polling once an interval on it, the triggers of one tick sharing one "
-            "timer and one wake-up of the loop."
-        ),
-        *_prose(
-            "The floor is the same loop with nothing in it but what any aiohttp client must do "
-            "(`benchmarks/floor_trigger.py`): each poll signs its `GetJobInstance` afresh, sends it "
-            "over the provider's shared session with its timeouts to the same emulator, and reads "
-            "the reply; no reply parsing, retries, credential lookup or logging. It is what the HTTP "
-            "library, the signature and the event loop cost per poll on this machine, and what the "
-            "provider's client is built on. "
-            + " ".join(
-                f"At N = {count:,}, the provider used {provider.cpu_per_poll_us - floor.cpu_per_poll_us:.0f} "
-                f"µs per poll above the floor's {floor.cpu_per_poll_us:.0f} µs."
-                for count in trig.counts
-                for provider, floor in [(trig.get("provider", count), trig.get("floor", count))]
-            )
-        ),
-        *_prose(
-            f"One wake-up of the idle event loop cost {trig.idle_wakeup_us:.0f} µs of CPU in these "
-            "runs (the lag probe's own, before the triggers start), about as much as a poll. The "
-            "polls of one tick share the wake-up for its timer, and often those for their "
-            "replies, which come in together: the poll grid exists to make the most of that."
-        ),
-        *_prose(
-            "CPU per poll: the process's CPU over the first window divided by the polls made in "
-            "it; the window starts halfway between two ticks and spans whole ticks, so that no "
-            "tick's polls count twice, and after a full collection, so that the objects every "
-            "trigger keeps, all promoted while the triggers start, do not set one off inside "
-            "it (in a triggerer, triggers start a few at a time). Loop lag: how late a 20 ms "
-            "sleep wakes. Memory: growth of "
-            "the resident set per trigger. Full GCs: collections of the oldest generation during "
-            "the window; each stops the loop for as long as it takes to walk every object of the "
-            "process (Airflow's own are most of them), which is where the worst lags come from."
-        ),
-        *_table(
-            (
-                "N",
-                "client",
-                "polls/s (done / due)",
-                "CPU per poll (µs)",
-                "ratio",
-                "CPU (share of a core)",
-                "loop lag p50 / p99 (ms)",
-                "memory per trigger (KiB)",
-                "full GCs in the window (longest, ms)",
-                "connections open",
-                "connections opened in the window",
-                "busiest emulator's CPU",
-            ),
-            rows,
-        ),
-        "",
-        f"![CPU per poll and event-loop lag against N]({plot_name})",
-        "",
-    ]
-
-
-def _emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str]:
-    busiest = max(run.emulators.busiest_core_share for run in trig.runs)
-    busy_emulator = [
-        run for run in trig.runs if run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE
-    ]
-    behind = [run for run in trig.runs if run.polls_per_second < 0.95 * run.expected_polls_per_second]
-    lines = [
-        "## Was the emulator the bottleneck?",
-        "",
-        *_prose(
-            f"No run was limited by it{'' if not busy_emulator else ', except perhaps those named below'}. "
-            f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers spread "
-            "evenly across them, and each one's CPU was taken over the same window as the client's "
-            f"(last column above): the busiest used {busiest:.0%} of a core at most, against the "
-            f"{targets.EMULATOR_BUSY_SHARE:.0%} above which it could start to hold clients back. In the "
-            f"sync benchmark the emulator used {calls.emulator_core_share:.0%} of a core, and each "
-            "client's CPU is taken in the client's own process, so the emulator's speed does not enter it."
-        ),
-    ]
-    for run in busy_emulator:
-        lines.append(
-            f"- {_client_name(run)}, N={run.count}: an emulator process used "
-            f"{run.emulators.busiest_core_share:.0%} of a core; treat this run's figures with care."
-        )
-    for run in behind:
-        if run in busy_emulator:
-            continue
-        lines.append(
-            f"- {_client_name(run)}, N={run.count} fell behind its polls "
-            f"({run.polls_per_second:.0f} of {run.expected_polls_per_second:.0f} a second) with its own "
-            f"process at {run.core_share:.0%} of a core and a p99 loop lag of {run.lag_p99_ms:.0f} ms, "
-            f"while the busiest emulator used {run.emulators.busiest_core_share:.0%}: the client "
-            "was the limit."
-        )
-    return [*lines, ""] if busy_emulator or behind else lines
-
-
-CLIENT_NAMES = {"provider": "this provider", "sdk": "the official SDK", "floor": "floor: aiohttp and signing"}
-
-
-def _client_name(run: TriggererRun) -> str:
-    return CLIENT_NAMES[run.impl]
-
-
-def plot(trig: TriggererResults, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    counts = trig.counts
-    figure, (cpu_axis, lag_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {
-        "provider": ("this provider", "tab:orange"),
-        "sdk": ("official SDK async", "tab:blue"),
-        "floor": ("floor: aiohttp and signing", "tab:gray"),
-    }
-    for impl, (label, color) in styles.items():
-        runs = [trig.get(impl, n) for n in counts]
-        cpu_axis.plot(counts, [r.cpu_per_poll_us for r in runs], "o-", color=color, label=label)
-        lag_axis.plot(counts, [r.lag_p99_ms for r in runs], "o-", color=color, label=f"{label}, p99")
-        lag_axis.plot(
-            counts, [r.lag_p50_ms for r in runs], "o--", color=color, alpha=0.6, label=f"{label}, p50"
-        )
-    cpu_axis.set(xscale="log", xlabel="concurrent triggers (N)", ylabel="CPU per poll (µs)", ylim=(0, None))
-    cpu_axis.set_title("CPU per poll")
-    # Logarithmic: the baseline's worst lags are a hundred times the provider's.
-    lag_axis.set(xscale="log", yscale="log", xlabel="concurrent triggers (N)", ylabel="event-loop lag (ms)")
-    lag_axis.axhline(targets.SCALE_LAG_P99_MS, color="grey", linestyle=":", label="p99 target")
-    lag_axis.set_title("Event-loop lag")
-    for axis in (cpu_axis, lag_axis):
-        axis.set_xticks(counts, [str(n) for n in counts])
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.suptitle(f"Triggerer: N triggers polling every {trig.runs[0].interval:.0f} s in one process")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)

@@ -8,12 +8,10 @@ import json
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import clients
 from benchmarks.emulators import BENCH_JOB_ID, EmulatorFleet, FleetMeter, FleetUsage
 from benchmarks.environment import (
     ACCESS_KEY_ID,
@@ -113,10 +111,7 @@ def run(
     with EmulatorFleet(emulators) as fleet:
         conn_ids = [f"schedulerx_bench_{index}" for index in range(emulators)]
         per_emulator = -(-max(counts) // emulators)
-        with ThreadPoolExecutor(emulators) as pool:
-            instance_ids = list(
-                pool.map(lambda url: clients.start_instances([url], per_emulator)[0], fleet.urls)
-            )
+        instance_ids = fleet.start_instances(per_emulator)
         plan = {
             "job_id": BENCH_JOB_ID,
             "urls": dict(zip(conn_ids, fleet.urls)),

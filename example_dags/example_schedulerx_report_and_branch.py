@@ -40,7 +40,7 @@ with DAG(
     wait_until_final = SchedulerXJobInstanceSensor(
         task_id="wait_until_final",
         job_id="{{ params.job_id }}",
-        job_instance_id="{{ ti.xcom_pull('start_job') }}",
+        job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
         success_statuses=FINAL_STATUSES,
         failure_statuses=[],
         poke_interval=1,
@@ -49,7 +49,7 @@ with DAG(
     report = SchedulerXGetJobInstanceOperator(
         task_id="report",
         job_id="{{ params.job_id }}",
-        job_instance_id="{{ ti.xcom_pull('start_job') }}",
+        job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
     )
 
     @task.branch

@@ -33,7 +33,7 @@ with DAG(
     wait_for_job = SchedulerXJobInstanceSensor(
         task_id="wait_for_job",
         job_id="{{ params.job_id }}",
-        job_instance_id="{{ ti.xcom_pull('start_job') }}",
+        job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
         deferrable=True,
         poke_interval=1,
         timeout=600,

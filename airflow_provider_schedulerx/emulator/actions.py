@@ -59,6 +59,7 @@ def execute_job(ctx: CallContext, p: Params) -> dict[str, Any]:
         raise ServiceError.business(400, "worker is required when designateType=1")
     if designate_type == 2 and not label:
         raise ServiceError.business(400, "label is required when designateType=2")
+    ctx.state.check_start_second(job)
     inst = ctx.state.execute(
         job,
         parameters=p.text("InstanceParameters") or "",

@@ -88,6 +88,8 @@ class Emulator:
     :param idle_timeout: seconds after which a connection that sends nothing, or only part
         of a request, is closed.
     :param keep_instances: finished instances kept; the oldest beyond it are forgotten.
+    :param one_start_per_second: refuse a second ExecuteJob of one job within one second, as
+        the service does.
 
     Listening beyond loopback with the demo AccessKey logs a warning: anyone who can reach
     the port could then call it.
@@ -115,6 +117,7 @@ class Emulator:
         ssl_context: ssl.SSLContext | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         keep_instances: int = DEFAULT_KEEP_INSTANCES,
+        one_start_per_second: bool = True,
     ) -> None:
         if not idle_timeout > 0:
             raise ValueError(f"idle_timeout must be greater than 0, got {idle_timeout}")
@@ -125,7 +128,12 @@ class Emulator:
         self.host = host
         self._requested_port = port
         self.state = EmulatorState(
-            namespace, group_id, strict_jobs=strict_jobs, clock=clock, keep_instances=keep_instances
+            namespace,
+            group_id,
+            strict_jobs=strict_jobs,
+            clock=clock,
+            keep_instances=keep_instances,
+            one_start_per_second=one_start_per_second,
         )
         self.views = Views(self.state, timezone)
         self.credentials = CredentialStore(clock=clock, sts_max_lifetime=sts_max_lifetime)

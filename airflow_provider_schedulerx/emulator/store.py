@@ -41,6 +41,8 @@ class EmulatorState:
     :param strict_jobs: refuse unknown job ids instead of creating a default job.
     :param clock: epoch-seconds clock.
     :param keep_instances: finished instances kept; the oldest beyond it are forgotten.
+    :param one_start_per_second: refuse a second ExecuteJob of one job within one second of
+        the clock, as the service does (its job id and schedule time are a unique index).
 
     Instance ids start from the clock (microseconds since the epoch), so that an id never
     names another instance after a restart.
@@ -54,6 +56,7 @@ class EmulatorState:
         strict_jobs: bool = False,
         clock: Callable[[], float] = time.time,
         keep_instances: int = DEFAULT_KEEP_INSTANCES,
+        one_start_per_second: bool = True,
     ) -> None:
         if keep_instances < 1:
             raise ValueError(f"keep_instances must be at least 1, got {keep_instances}")
@@ -62,6 +65,7 @@ class EmulatorState:
         self.strict_jobs = strict_jobs
         self.clock = clock
         self.keep_instances = keep_instances
+        self.one_start_per_second = one_start_per_second
         self.lock = threading.RLock()
         self._namespaces: dict[str, NamespaceSpec] = {}
         self._jobs: dict[int, JobSpec] = {}
@@ -233,6 +237,23 @@ class EmulatorState:
                 del self._instances[instance_id]
                 self._by_job[inst.job_id].remove(inst)
                 excess -= 1
+
+    def check_start_second(self, job: JobSpec) -> None:
+        """Refuse a start of ``job`` in a second of the clock that already has one, as the
+        service does (its job id and schedule time are a unique index).
+
+        :raises ServiceError: the job already has an instance scheduled in this second.
+        """
+        if not self.one_start_per_second:
+            return
+        with self.lock:
+            second = int(self.clock())
+            if any(int(inst.created_at) == second for inst in self._by_job.get(job.job_id, ())[-8:]):
+                raise ServiceError.business(
+                    500,
+                    f"jobId={job.job_id} already has an instance scheduled at this second: "
+                    "ExecuteJob takes one instance of a job per second",
+                )
 
     def _active(self, job: JobSpec, now: float) -> int:
         return sum(

@@ -101,7 +101,7 @@ def _read_number(field: ExtraField, value: Any) -> int | float:
         bounds = f" from {low:g}" if low > -math.inf else ""
         bounds += f" to {high:g}" if high < math.inf else ""
         raise SchedulerXConfigError(f"{field.name}: expected {kind}{bounds}, got {shown(value)}")
-    return number  # type: ignore[no-any-return]
+    return number
 
 
 def _console_url(value: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -13,12 +14,22 @@ from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerX
 from airflow_provider_schedulerx.hooks import connection_form
 
 if TYPE_CHECKING:
+    from airflow_provider_schedulerx.exceptions import SchedulerXError
     from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
+    from airflow_provider_schedulerx.models import JobInstance
 
 __all__ = ["SchedulerXHook"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+#: Log lines shown of an instance that ended.
+LOG_TAIL_LINES = 20
+#: When ExecuteJob's reply is lost, the instances started through the API since this long
+#: before the call (allowing for clock skew), at most this many, are candidates for its own.
+LOST_START_CLOCK_MARGIN = 60.0
+LOST_START_CANDIDATES = 20
+#: The longest a stop may take: a task being killed has little time left.
+STOP_WITHIN = 10.0
 
 
 def _forward(
@@ -29,7 +40,7 @@ def _forward(
 
     @functools.wraps(method)
     def forward(self: SchedulerXHook, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return getattr(self.client, name)(*args, **kwargs)  # type: ignore[no-any-return]
+        return getattr(self.client, name)(*args, **kwargs)
 
     return forward
 
@@ -161,6 +172,91 @@ class SchedulerXHook(BaseHook):
     get_job_info = _forward(SchedulerXClient.get_job_info)
     list_jobs = _forward(SchedulerXClient.list_jobs)
     list_namespaces = _forward(SchedulerXClient.list_namespaces)
+
+    # -- what the tasks do with the API ----------------------------------------------------------
+
+    def log_tail(self, job_id: int, job_instance_id: int, *, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last log lines of an instance, oldest first; none if they cannot be had (a
+        missing log must not hide the outcome being reported)."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+
+        try:
+            return self.get_log(job_id, job_instance_id, lines=lines)
+        except SchedulerXError as error:
+            self.log.warning("Could not read the log of instance %s: %s", job_instance_id, error)
+            return []
+
+    def stop_if_running(self, job_id: int, job_instance_id: int, *, reason: str) -> bool:
+        """Stop the instance unless it has ended; True if it was stopped. Bounded by
+        :data:`STOP_WITHIN` seconds, since a task being killed has little time left; a stop
+        that fails is logged, not raised."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXBusinessError, SchedulerXError
+        from airflow_provider_schedulerx.rpc import actions
+
+        try:
+            self.client.run(
+                actions.stop_instance(job_id, job_instance_id), deadline=time.time() + STOP_WITHIN
+            )
+        except SchedulerXBusinessError as refusal:  # the instance is not running (any more)
+            self.log.info("SchedulerX job %s instance %s not stopped: %s", job_id, job_instance_id, refusal)
+            return False
+        except SchedulerXError as error:
+            self.log.error("Could not stop SchedulerX job %s instance %s: %s", job_id, job_instance_id, error)
+            return False
+        self.log.info("Stopped SchedulerX job %s instance %s (%s)", job_id, job_instance_id, reason)
+        return True
+
+    def find_started_instances(
+        self, job_id: int, *, since: float, instance_parameters: str | None
+    ) -> list[int]:
+        """The instances ExecuteJob may have started at or after ``since`` (epoch seconds)
+        with these parameters: started through the API, newest first."""
+        from airflow_provider_schedulerx.models import TriggerType
+
+        since_ms = int((since - LOST_START_CLOCK_MARGIN) * 1000)
+        recent = self.list_job_instances(job_id, start=since_ms, limit=LOST_START_CANDIDATES)
+        candidates = [item.instance_id for item in recent if item.trigger_type == TriggerType.API]
+        wanted = instance_parameters or ""
+        return [
+            instance_id
+            for instance_id in candidates
+            if (self.get_job_instance(job_id, instance_id).parameters or "") == wanted
+        ]
+
+    def poll_until(
+        self,
+        job_id: int,
+        job_instance_id: int,
+        *,
+        done: Callable[[JobInstance], bool],
+        tolerate: Callable[[SchedulerXError], bool],
+        poll_interval: float,
+        deadline: float | None,
+        seen: Callable[[JobInstance], None] | None = None,
+    ) -> JobInstance | None:
+        """Poll the instance every ``poll_interval`` seconds until ``done`` says so (and
+        return it), or until ``deadline`` (epoch seconds; return ``None``). A failed poll
+        that ``tolerate`` forgives is polled again; any other is raised. ``seen`` hears of
+        every instance polled."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.rpc import actions
+
+        call = actions.get_job_instance(job_id, job_instance_id)
+        while True:
+            if deadline is not None and time.time() >= deadline:
+                return None
+            try:
+                instance = self.client.run(call, deadline=deadline)
+            except SchedulerXError as error:
+                if not tolerate(error):
+                    raise
+            else:
+                if seen is not None:
+                    seen(instance)
+                if done(instance):
+                    return instance
+            wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.time()))
+            time.sleep(wait)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the credentials, endpoint, namespace and group with one read-only call

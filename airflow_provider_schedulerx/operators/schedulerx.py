@@ -4,94 +4,55 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
-from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
-from airflow_provider_schedulerx.statuses import parse_statuses
-from airflow_provider_schedulerx.utils import waiting as outcome
+from airflow_provider_schedulerx.utils.tasks import (
+    SchedulerXTaskMixin,
+    default_deferrable,
+    defer_timeout,
+    last_try,
+    task_deadline,
+)
+from airflow_provider_schedulerx.utils.waiting import (
+    ErrorStreak,
+    StatusLog,
+    Verdict,
+    WaitPolicy,
+    check_flag,
+    check_poll_interval,
+    check_timeout,
+)
 
 if TYPE_CHECKING:
-    from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
     from airflow_provider_schedulerx.models import JobInstance
+    from airflow_provider_schedulerx.utils.lifecycle import Request
 
 __all__ = ["SchedulerXExecuteJobOperator", "SchedulerXGetJobInstanceOperator"]
 
-_UI_COLOR = "#ff6a00"
-_UI_FGCOLOR = "#ffffff"
-# Survives task retries (XComs do not), so that a retry finds the instance its earlier try
-# started. Changing it would orphan the instances of tasks being retried during an upgrade.
-STATE_KEY = "schedulerx_job_instance"
-# When ExecuteJob's reply is lost, the instances started through the API since this long
-# before the call (allowing for clock skew), at most this many, are candidates for its own.
-LOST_START_CLOCK_MARGIN = 60.0
-LOST_START_CANDIDATES = 20
+#: After ExecuteJob's reply was lost and no instance of it shows yet, the lookup is made once
+#: more this many seconds later, before the job is started again.
+LOST_START_SETTLE_SECONDS = 5.0
 
 
-class _SchedulerXTask(BaseOperator):
-    """What the SchedulerX operators share: the hook and the id checks."""
-
-    ui_color = _UI_COLOR
-    ui_fgcolor = _UI_FGCOLOR
-    operator_extra_links = (SchedulerXJobInstanceLink(),)
-
-    def __init__(
-        self,
-        *,
-        schedulerx_conn_id: str = DEFAULT_CONN_ID,
-        namespace: str | None = None,
-        group_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.schedulerx_conn_id = schedulerx_conn_id
-        self.namespace = namespace
-        self.group_id = group_id
-
-    @cached_property
-    def hook(self) -> SchedulerXHook:
-        from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
-
-        return SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
-
-    @staticmethod
-    def _id(value: Any, setting: str) -> int:
-        from airflow_provider_schedulerx.config import validate_id
-
-        return validate_id(value, setting)
-
-    def _push_console_url(self, context: Any) -> None:
-        context["ti"].xcom_push(
-            key=CONSOLE_URL_XCOM_KEY, value=self.hook.instance_console_url(self.namespace)
-        )
-
-    def _log_tail(self, job_id: int, instance_id: int) -> list[str]:
-        tail = outcome.log_tail(self.hook, job_id, instance_id)
-        if tail:
-            self.log.info("Last %d log lines of instance %d:\n%s", len(tail), instance_id, "\n".join(tail))
-        return tail
-
-
-class SchedulerXExecuteJobOperator(_SchedulerXTask):
+class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     """Starts a SchedulerX job and, unless told not to, waits for the instance to finish.
 
     The new instance's id (``job_instance_id``) and the console URL go to XCom before the
-    wait starts. The task returns the finished instance as a dict (or the instance id with
-    ``wait_for_completion=False``). It fails with the instance's ``Result`` and log tail if
-    the instance fails.
+    wait starts. The task returns the instance as a dict: the finished one, or with
+    ``wait_for_completion=False`` the one just started. An instance that ends in a failure
+    status (or in a final status in neither list) fails the try with its ``Result`` and log
+    tail, retryably: ``retries=`` starts a new instance.
 
-    A retry of the task reattaches to the instance its earlier try started while that
-    instance is still running (or returns it if it succeeded), instead of starting a second
-    one. ``on_kill`` and the deadline (``execution_timeout``, ``timeout``) stop the remote
-    instance, in deferrable mode too.
-
-    ``ExecuteJob`` is never sent twice. If its reply is lost (the connection dropped after
-    the request went out), the task looks for the instance the call started and follows it
-    when exactly one instance fits; otherwise it fails without a retry. While waiting,
-    polls that keep failing with transient errors are ridden out, up to five in a row.
+    The lifecycle (the README's table): an automatic retry follows the earlier try's instance
+    while it runs (or takes its success) if it is the same request; a clear stops the cleared
+    try's instance if it still runs and starts a new one; the deadline (``timeout``,
+    ``execution_timeout``, or Airflow's own deferral timeout) stops the instance and fails the
+    try retryably; marking the task failed or clearing it stops the instance, marking it
+    successful leaves it running. ``ExecuteJob`` is never sent twice for one request: when
+    its reply is lost, the task follows the one instance that fits, sends it again only if
+    none shows after a second look, and fails naming the candidates if several do.
 
     .. code-block:: python
 
@@ -112,10 +73,11 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
     :param group_id: application group, if not the connection's (templated).
     :param wait_for_completion: wait for the instance to finish.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: seconds between status checks.
-    :param timeout: seconds to wait for the instance before stopping it and failing.
+    :param poll_interval: seconds between status checks (at least 0.1; 10 or more against the
+        real service).
+    :param timeout: seconds to wait for the instance before stopping it and failing the try.
     :param success_statuses: statuses that count as success (default ``[success]``).
-    :param failure_statuses: statuses that fail the task (default failed, killed, rejected,
+    :param failure_statuses: statuses that fail the try (default failed, killed, rejected,
         partial failed).
     """
 
@@ -147,221 +109,295 @@ class SchedulerXExecuteJobOperator(_SchedulerXTask):
         super().__init__(**kwargs)
         if worker and worker_label:
             raise ValueError("worker and worker_label: designate a worker or a label, not both")
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval: must be greater than 0, got {poll_interval!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout: must be greater than 0, got {timeout!r}")
         self.job_id = job_id
         self.instance_parameters = instance_parameters
         self.worker = worker
         self.worker_label = worker_label
-        self.check_job_status = check_job_status
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = outcome.default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.success_statuses, self.failure_statuses = outcome.check_statuses(
-            success_statuses, failure_statuses
+        self.check_job_status = (
+            None if check_job_status is None else check_flag(check_job_status, "check_job_status")
         )
+        self.wait_for_completion = check_flag(wait_for_completion, "wait_for_completion")
+        self.deferrable = default_deferrable() if deferrable is None else check_flag(deferrable, "deferrable")
+        self.poll_interval = check_poll_interval(poll_interval)
+        self.timeout = check_timeout(timeout)
+        self.policy = WaitPolicy.of(success_statuses, failure_statuses)
         self.job_instance_id: int | None = None
+        self._context: Any = None
 
-    def execute(self, context: Any) -> Any:
-        job_id = self._id(self.job_id, "job_id")
-        instance_id, finished = self._start_or_reattach(context, job_id)
+    # -- execute --------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self._context = context
+        request = self._request(context)
+        with self.failing_as_airflow():
+            instance_id, finished = self._start_or_follow(context, request)
         self.job_instance_id = instance_id
-        context["ti"].xcom_push(key="job_instance_id", value=instance_id)
-        self._push_console_url(context)
+        self.push(context, "job_instance_id", instance_id)
+        self.push_console_url(context)
         if finished is not None:
-            return self._succeed(finished)
+            return self.report(finished)
         if not self.wait_for_completion:
-            return instance_id
-        deadline = outcome.deadline(context, self.execution_timeout, self.timeout)
+            with self.failing_as_airflow():
+                return self.report(self.hook.get_job_instance(request.job_id, instance_id))
+        deadline = task_deadline(context, self.execution_timeout, self.timeout)
         if self.deferrable:
             from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 
+            success, failure = self.policy.numbers()
             self.defer(
                 trigger=SchedulerXJobInstanceTrigger(
-                    job_id,
+                    request.job_id,
                     instance_id,
                     schedulerx_conn_id=self.schedulerx_conn_id,
                     namespace=self.namespace,
                     group_id=self.group_id,
                     poll_interval=self.poll_interval,
                     deadline=deadline,
-                    success_statuses=self.success_statuses,
-                    failure_statuses=self.failure_statuses,
+                    success_statuses=success,
+                    failure_statuses=failure,
                     stop_on_kill=True,
                 ),
                 method_name="execute_complete",
-                timeout=outcome.defer_timeout(deadline),
+                timeout=defer_timeout(deadline),
             )
-        return self._wait(job_id, instance_id, deadline)
+        return self._wait(context, request.job_id, instance_id, deadline)
 
-    def _start_or_reattach(self, context: Any, job_id: int) -> tuple[int, JobInstance | None]:
-        """The instance to follow, and the instance itself if it already succeeded."""
+    def _request(self, context: Any) -> Request:
+        """What this try asks SchedulerX for, its rendered fields checked before any call."""
+        from airflow_provider_schedulerx.config import validate_name
+        from airflow_provider_schedulerx.rpc.actions import check_instance_parameters
+        from airflow_provider_schedulerx.utils.lifecycle import Request
+
+        self.check_scope()
+        job_id = self.checked_id(self.job_id, "job_id")
+        with self.failing_as_airflow():
+            parameters = check_instance_parameters(self.instance_parameters)
+            worker = validate_name(self.worker, "worker", required=False)
+            label = validate_name(self.worker_label, "worker_label", required=False)
+        map_index = getattr(context["ti"], "map_index", -1)
+        return Request(job_id, parameters, worker, label, -1 if map_index is None else int(map_index))
+
+    def _start_or_follow(self, context: Any, request: Request) -> tuple[int, JobInstance | None]:
+        """The instance this try follows, and that instance if it already succeeded."""
+        from airflow_provider_schedulerx.utils.lifecycle import (
+            STATE_KEY,
+            Followed,
+            Resume,
+            first_try_of_cycle,
+            resume,
+        )
         from airflow_provider_schedulerx.utils.task_state import task_state_store
 
+        ti = context["ti"]
         store = task_state_store(context)
-        saved = store.get(STATE_KEY) if store is not None else None
-        if isinstance(saved, dict) and saved.get("job_id") == job_id:
-            earlier = self.hook.get_job_instance(job_id, saved["instance_id"])
-            if earlier.status in self.success_statuses:
+        saved = Followed.from_json(store.get(STATE_KEY)) if store is not None else None
+        action = resume(saved, request, first_of_cycle=first_try_of_cycle(ti, self.retries or 0))
+        if saved is not None and action is Resume.FOLLOW:
+            earlier = self.hook.get_job_instance(saved.job_id, saved.instance_id)
+            verdict = self.policy.verdict(earlier.status)
+            if verdict is Verdict.SUCCESS:
                 self.log.info("An earlier try's instance already succeeded: %s", earlier.summary())
                 return earlier.instance_id, earlier
-            if not earlier.is_finished:
-                self.log.info("Reattaching to the instance an earlier try started: %s", earlier.summary())
+            if verdict is Verdict.WAIT:
+                self.log.info("Following the instance an earlier try started: %s", earlier.summary())
                 return earlier.instance_id, None
             self.log.info("An earlier try's instance ended %s; starting a new one", earlier.status.label)
-        instance_id = self._start(job_id)
+        elif saved is not None and action is Resume.REPLACE:
+            why = "a new cycle of tries (the task was cleared)"
+            if saved.request != request.digest():
+                why = "another request (the task's job, parameters, worker or map item changed)"
+            if self.hook.stop_if_running(saved.job_id, saved.instance_id, reason=f"replaced by {why}"):
+                self.log.info("Stopped the instance %d of the cleared try: %s", saved.instance_id, why)
+        instance_id = self._start(request)
         if store is not None:
-            store.set(STATE_KEY, {"job_id": job_id, "instance_id": instance_id})
+            followed = Followed(request.job_id, instance_id, request.digest(), int(ti.try_number))
+            store.set(STATE_KEY, followed.to_json())
         return instance_id, None
 
-    def _start(self, job_id: int) -> int:
+    def _start(self, request: Request) -> int:
         from airflow_provider_schedulerx.exceptions import SchedulerXOutcomeUnknownError
 
         sent_at = time.time()
         try:
             instance_id = self.hook.execute_job(
-                job_id,
-                instance_parameters=self.instance_parameters,
-                worker=self.worker,
-                label=self.worker_label,
+                request.job_id,
+                instance_parameters=request.parameters,
+                worker=request.worker,
+                worker_label=request.label,
                 check_job_status=self.check_job_status,
             )
         except SchedulerXOutcomeUnknownError as error:
-            return self._find_lost_start(job_id, sent_at, error)
-        self.log.info("Started SchedulerX job %d: instance %d", job_id, instance_id)
+            return self._find_lost_start(request, sent_at, error)
+        self.log.info("Started SchedulerX job %d: instance %d", request.job_id, instance_id)
         return instance_id
 
-    def _find_lost_start(self, job_id: int, sent_at: float, error: Exception) -> int:
-        """``ExecuteJob``'s reply was lost. Follow the instance it started if exactly one
-        instance can be its doing (started through the API since just before the call, with
-        this task's parameters); otherwise fail without a retry, which could start the job a
-        second time."""
-        from airflow.providers.common.compat.sdk import AirflowFailException
-
+    def _find_lost_start(self, request: Request, sent_at: float, error: Exception) -> int:
+        """``ExecuteJob``'s reply was lost: follow the one instance it can have started; if
+        none shows, look once more after a while, then send it again; fail if several fit."""
         from airflow_provider_schedulerx.exceptions import SchedulerXError
-        from airflow_provider_schedulerx.models import TriggerType
+        from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
 
-        since_ms = int((sent_at - LOST_START_CLOCK_MARGIN) * 1000)
-        try:
-            recent = self.hook.list_job_instances(job_id, start=since_ms, limit=LOST_START_CANDIDATES)
-            candidates = [item.instance_id for item in recent if item.trigger_type == TriggerType.API]
-            matches = [
-                instance_id
-                for instance_id in candidates
-                if (self.hook.get_job_instance(job_id, instance_id).parameters or "")
-                == (self.instance_parameters or "")
-            ]
-        except SchedulerXError as lookup_error:
-            raise AirflowFailException(
-                f"{error}. Looking for the instance it may have started failed too: {lookup_error}"
-            ) from None
-        if len(matches) == 1:
-            self.log.warning(
-                "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
-                error,
-                matches[0],
-            )
-            return matches[0]
-        found = f"instances {matches} match this task" if matches else "no instance matches this task yet"
-        raise AirflowFailException(f"{error}. Since the call, {found}; not starting the job again")
+        for look in range(2):
+            if look:
+                time.sleep(LOST_START_SETTLE_SECONDS)
+            try:
+                matches = self.hook.find_started_instances(
+                    request.job_id, since=sent_at, instance_parameters=request.parameters
+                )
+            except SchedulerXError as lookup_error:
+                raise SchedulerXUnavailable(
+                    f"{error}. Looking for the instance it may have started failed too: {lookup_error}"
+                ) from None
+            if len(matches) == 1:
+                self.log.warning(
+                    "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
+                    error,
+                    matches[0],
+                )
+                return matches[0]
+            if matches:
+                from airflow.providers.common.compat.sdk import AirflowFailException
 
-    def _wait(self, job_id: int, instance_id: int, deadline: float | None) -> dict[str, Any]:
+                raise AirflowFailException(
+                    f"{error}. Since the call, instances {matches} match this task; "
+                    "not starting the job again"
+                )
+        self.log.warning(
+            "ExecuteJob's reply was lost (%s) and no instance of it shows; starting the job again", error
+        )
+        instance_id = self.hook.execute_job(
+            request.job_id,
+            instance_parameters=request.parameters,
+            worker=request.worker,
+            worker_label=request.label,
+            check_job_status=self.check_job_status,
+        )
+        self.log.info("Started SchedulerX job %d: instance %d", request.job_id, instance_id)
+        return instance_id
+
+    # -- waiting from the worker --------------------------------------------------------
+
+    def _wait(self, context: Any, job_id: int, instance_id: int, deadline: float | None) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
         from airflow_provider_schedulerx.exceptions import SchedulerXError
 
-        errors = outcome.ErrorStreak()
-        try:
-            while True:
-                try:
-                    instance = self.hook.get_job_instance(job_id, instance_id)
-                except SchedulerXError as error:
-                    if not errors.tolerate(error, self.log):
-                        raise
-                else:
-                    errors.reset()
-                    self.log.info("%s", instance.summary())
-                    if instance.status in self.success_statuses:
-                        return self._succeed(instance)
-                    if instance.status in self.failure_statuses:
-                        self._fail(instance.to_dict())
-                wait = self.poll_interval
-                if deadline is not None:
-                    remaining = deadline - time.time()
-                    if remaining <= 0:
-                        self._stop_at_deadline(job_id, instance_id)
-                    wait = min(wait, remaining)
-                time.sleep(wait)
-        except AirflowTaskTimeout:
-            self._stop(job_id, instance_id)
-            raise
+        streak = ErrorStreak()
+        status_log = StatusLog(self.log, f"SchedulerX job {job_id} instance {instance_id}")
 
-    def _succeed(self, instance: JobInstance) -> dict[str, Any]:
-        self._log_tail(instance.job_id, instance.instance_id)
-        return instance.to_dict()
-
-    def _fail(self, instance: dict[str, Any]) -> NoReturn:
-        from airflow.providers.common.compat.sdk import AirflowFailException
-
-        tail = self._log_tail(instance["job_id"], instance["instance_id"])
-        raise AirflowFailException(outcome.failure_message(instance, tail))
-
-    def _stop(self, job_id: int, instance_id: int) -> bool:
-        """Stop the instance if it is still going; True if it was stopped."""
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        def seen(instance: JobInstance) -> None:
+            streak.reset()
+            status_log.update(instance.status, time.monotonic())
 
         try:
-            if self.hook.get_job_instance(job_id, instance_id).is_finished:
-                return False
-            self.hook.stop_instance(job_id, instance_id)
+            finished = self.hook.poll_until(
+                job_id,
+                instance_id,
+                done=lambda instance: self.policy.verdict(instance.status) is not Verdict.WAIT,
+                tolerate=lambda error: streak.tolerates(error, self.log),
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                seen=seen,
+            )
         except SchedulerXError as error:
-            self.log.error("Could not stop SchedulerX job %d instance %d: %s", job_id, instance_id, error)
-            return False
-        self.log.info("Stopped SchedulerX job %d instance %d", job_id, instance_id)
-        return True
+            self._end_with(context, job_id, instance_id, str(error), retryable=error.retryable)
+        except AirflowTaskTimeout:
+            self.hook.stop_if_running(job_id, instance_id, reason="execution_timeout passed")
+            raise
+        if finished is None:
+            self._time_out(job_id, instance_id)
+        return self._finish(finished)
 
-    def _stop_at_deadline(self, job_id: int, instance_id: int) -> NoReturn:
-        from airflow.providers.common.compat.sdk import AirflowFailException
+    def _finish(self, instance: JobInstance | dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_schedulerx.models import InstanceStatus
 
-        stopped = self._stop(job_id, instance_id)
-        raise AirflowFailException(
+        data = instance if isinstance(instance, dict) else instance.to_dict()
+        verdict = self.policy.verdict(InstanceStatus.of(data["status"]))
+        if verdict is Verdict.SUCCESS:
+            return self.report(data)
+        self.fail_with(data, verdict)
+
+    def _time_out(self, job_id: int, instance_id: int) -> NoReturn:
+        from airflow_provider_schedulerx.utils.errors import SchedulerXWaitTimeout
+
+        stopped = self.hook.stop_if_running(job_id, instance_id, reason="the task's deadline passed")
+        raise SchedulerXWaitTimeout(
             f"SchedulerX job {job_id} instance {instance_id} did not finish before the task's deadline"
             + ("; the instance was stopped" if stopped else "")
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        """Resume after the trigger's event."""
-        from airflow.providers.common.compat.sdk import AirflowException
+    def _end_with(
+        self, context: Any, job_id: int, instance_id: int, message: str, *, retryable: bool
+    ) -> NoReturn:
+        """The wait failed with a SchedulerX error. A retry follows the instance; when no
+        retry is left (or none can help), nothing would follow it, so it is stopped."""
+        from airflow.providers.common.compat.sdk import AirflowFailException
 
-        status = event.get("status")
+        from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
+
+        if not retryable or last_try(context):
+            self.hook.stop_if_running(job_id, instance_id, reason="the task fails for good")
+        if retryable:
+            raise SchedulerXUnavailable(f"SchedulerX kept failing: {message}")
+        raise AirflowFailException(message)
+
+    # -- after the trigger ------------------------------------------------------------
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger's event."""
+        self._context = context
         job_id, instance_id = int(event["job_id"]), int(event["job_instance_id"])
         self.job_instance_id = instance_id
-        if status == "success":
-            self.log.info("%s", event["message"])
-            self._log_tail(job_id, instance_id)
-            return event["instance"]
-        if status == "failed":
-            self._fail(event["instance"])
+        status = event.get("status")
+        if status in ("success", "failed", "unlisted"):
+            return self._finish(event["instance"])
         if status == "timeout":
-            self._stop_at_deadline(job_id, instance_id)
-        # An error event (the service kept failing): a retry reattaches to the instance.
-        raise AirflowException(event.get("message", f"unexpected trigger event {event!r}"))
+            self._time_out(job_id, instance_id)
+        message = str(event.get("message", f"unexpected trigger event {event!r}"))
+        self._end_with(context, job_id, instance_id, message, retryable=bool(event.get("retryable")))
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Airflow's own deferral timeout (a triggerer down past the deadline) fails the try
+        before the task is told anything: stop the instance first."""
+        if next_method == "__fail__":
+            from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY, Followed
+            from airflow_provider_schedulerx.utils.task_state import task_state_store
+
+            store = task_state_store(context)
+            saved = Followed.from_json(store.get(STATE_KEY)) if store is not None else None
+            if saved is not None:
+                self.hook.stop_if_running(saved.job_id, saved.instance_id, reason="the deferral timed out")
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    # -- stopped by Airflow -----------------------------------------------------------
 
     def on_kill(self) -> None:
-        if self.job_instance_id is not None:
-            self._stop(self._id(self.job_id, "job_id"), self.job_instance_id)
+        """Airflow stops the task (marked failed or successful, cleared, timed out, its
+        worker stopping): stop the instance, unless the task was marked successful."""
+        if self.job_instance_id is None:
+            return
+        from airflow_provider_schedulerx.utils.lifecycle import stop_on_kill
+        from airflow_provider_schedulerx.utils.ti_state import current_state
+
+        ti = self._context.get("ti") if self._context else None
+        state = current_state(ti)
+        if not stop_on_kill(state):
+            self.log.info("The task was marked successful; instance %d keeps running", self.job_instance_id)
+            return
+        job_id = int(self.job_id) if not isinstance(self.job_id, int) else self.job_id
+        self.hook.stop_if_running(
+            job_id, self.job_instance_id, reason=f"the task was stopped ({state or 'killed'})"
+        )
 
     def post_execute(self, context: Any, result: Any = None) -> None:
+        from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY
         from airflow_provider_schedulerx.utils.task_state import forget_after_success
 
         super().post_execute(context, result)
         forget_after_success(context, STATE_KEY)
 
 
-class SchedulerXGetJobInstanceOperator(_SchedulerXTask):
+class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
     """Reports one job instance: logs a one-line summary (status, progress, result, times,
     worker) and its log tail, and returns the instance as a dict, e.g. for branching.
 
@@ -371,7 +407,7 @@ class SchedulerXGetJobInstanceOperator(_SchedulerXTask):
     :param namespace: namespace, if not the connection's (templated).
     :param group_id: application group, if not the connection's (templated).
     :param log_lines: how many of its last log lines to show (0 for none).
-    :param fail_on_statuses: fail the task if the instance has one of these statuses.
+    :param failure_statuses: fail the try if the instance has one of these statuses.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_instance_id", "namespace", "group_id")
@@ -381,33 +417,31 @@ class SchedulerXGetJobInstanceOperator(_SchedulerXTask):
         *,
         job_id: int | str,
         job_instance_id: int | str,
-        log_lines: int = outcome.LOG_TAIL_LINES,
-        fail_on_statuses: Iterable[int | str] | None = None,
+        log_lines: int = 20,
+        failure_statuses: Iterable[int | str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not 0 <= log_lines <= 200:
-            raise ValueError(f"log_lines: expected 0 to 200, got {log_lines!r}")
+        from airflow_provider_schedulerx.config import validate_count
+        from airflow_provider_schedulerx.rpc.actions import MAX_LOG_LINES
+
         self.job_id = job_id
         self.job_instance_id = job_instance_id
-        self.log_lines = log_lines
-        self.fail_on_statuses = (
-            parse_statuses(fail_on_statuses, "fail_on_statuses") if fail_on_statuses else frozenset()
-        )
+        self.log_lines = validate_count(log_lines, "log_lines", minimum=0, maximum=MAX_LOG_LINES)
+        self.failure_statuses = WaitPolicy.of(None, failure_statuses or []).failure
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.providers.common.compat.sdk import AirflowFailException
+        from airflow_provider_schedulerx.utils.tasks import redacted
 
-        job_id = self._id(self.job_id, "job_id")
-        instance_id = self._id(self.job_instance_id, "job_instance_id")
-        self._push_console_url(context)
-        instance = self.hook.get_job_instance(job_id, instance_id)
+        self.check_scope()
+        job_id = self.checked_id(self.job_id, "job_id")
+        instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
+        self.push_console_url(context)
+        with self.failing_as_airflow():
+            instance = self.hook.get_job_instance(job_id, instance_id)
         self.log.info("%s", instance.summary())
-        tail = (
-            outcome.log_tail(self.hook, job_id, instance_id, lines=self.log_lines) if self.log_lines else []
-        )
-        if tail:
-            self.log.info("Last %d log lines:\n%s", len(tail), "\n".join(tail))
-        if instance.status in self.fail_on_statuses:
-            raise AirflowFailException(outcome.failure_message(instance, tail))
-        return instance.to_dict()
+        if self.log_lines:
+            self.log_tail(job_id, instance_id, self.log_lines)
+        if instance.status in self.failure_statuses:
+            self.fail_with(instance, Verdict.FAILURE)
+        return redacted(instance.to_dict())

@@ -160,21 +160,22 @@ def execute_job(
     *,
     instance_parameters: str | None = None,
     worker: str | None = None,
-    label: str | None = None,
+    worker_label: str | None = None,
     check_job_status: bool | None = None,
     namespace: str | None = None,
     group_id: str | None = None,
     namespace_source: str | None = None,
 ) -> ApiCall[int]:
-    """Start a job now (``ExecuteJob``) and return the new instance's id.
+    """Start a job now (``ExecuteJob``) and return the new instance's id, on ``worker`` (an
+    address) or on a worker with ``worker_label``, if given.
 
     Never retried once the request may have reached the service: an ambiguous failure
     raises :class:`SchedulerXOutcomeUnknownError`.
     """
     worker = validate_name(worker, "worker", required=False)
-    label = validate_name(label, "label", required=False)
+    label = validate_name(worker_label, "worker_label", required=False)
     if worker and label:
-        raise SchedulerXConfigError("worker and label: designate a worker or a label, not both")
+        raise SchedulerXConfigError("worker and worker_label: designate a worker or a label, not both")
     if check_job_status is not None and not isinstance(check_job_status, bool):
         raise SchedulerXConfigError(
             f"check_job_status: expected true or false, got {shown(check_job_status)}"

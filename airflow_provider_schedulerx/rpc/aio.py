@@ -10,7 +10,9 @@ nothing itself: compressed replies are inflated by :func:`decode_body`, which st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+from collections.abc import AsyncIterator
 
 import aiohttp
 import yarl
@@ -25,35 +27,68 @@ from airflow_provider_schedulerx.rpc.protocol import (
     reply_too_large,
 )
 
-__all__ = ["AsyncTransport", "close_shared_session", "shared_session"]
+__all__ = ["AsyncTransport", "close_shared_session", "session_in_use", "shared_session"]
 
-_shared_sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 CONNECTION_LIMIT = 64
 
 
-def shared_session() -> aiohttp.ClientSession:
-    """The one pooled ``aiohttp`` session of the running event loop."""
+class _Shared:
+    """The shared session of one event loop, and how many triggers use it."""
+
+    __slots__ = ("loop", "session", "users")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+        self.loop = loop
+        self.session = session
+        self.users = 0
+
+
+_shared: dict[int, _Shared] = {}
+
+
+def _entry() -> _Shared:
     loop = asyncio.get_running_loop()
-    entry = _shared_sessions.get(id(loop))
-    if entry is not None and entry[0] is loop and not entry[1].closed:
-        return entry[1]
-    for key, (other_loop, _) in list(_shared_sessions.items()):
-        if other_loop.is_closed():
-            del _shared_sessions[key]
+    entry = _shared.get(id(loop))
+    if entry is not None and entry.loop is loop and not entry.session.closed:
+        return entry
+    for key, other in list(_shared.items()):
+        if other.loop.is_closed():
+            del _shared[key]
     connector = aiohttp.TCPConnector(limit=CONNECTION_LIMIT, ttl_dns_cache=300, keepalive_timeout=30)
     # The API sets no cookies: a jar that keeps none spares every poll the cookie filtering.
     session = aiohttp.ClientSession(
         connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
     )
-    _shared_sessions[id(loop)] = (loop, session)
-    return session
+    entry = _shared[id(loop)] = _Shared(loop, session)
+    return entry
+
+
+def shared_session() -> aiohttp.ClientSession:
+    """The one pooled ``aiohttp`` session of the running event loop."""
+    return _entry().session
+
+
+@contextlib.asynccontextmanager
+async def session_in_use() -> AsyncIterator[None]:
+    """Keep the loop's shared session open while the block runs: the last of its users to
+    leave closes it, so that a loop made for one trigger (as ``dag.test()`` makes them)
+    leaves no session behind."""
+    entry = _entry()
+    entry.users += 1
+    try:
+        yield
+    finally:
+        entry.users -= 1
+        if entry.users <= 0 and _shared.get(id(entry.loop)) is entry:
+            del _shared[id(entry.loop)]
+            await entry.session.close()
 
 
 async def close_shared_session() -> None:
     """Close the running loop's shared session (tests and shutdown)."""
-    entry = _shared_sessions.pop(id(asyncio.get_running_loop()), None)
+    entry = _shared.pop(id(asyncio.get_running_loop()), None)
     if entry is not None:
-        await entry[1].close()
+        await entry.session.close()
 
 
 class AsyncTransport:

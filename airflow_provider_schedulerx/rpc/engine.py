@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,32 @@ log = logging.getLogger("airflow_provider_schedulerx.client")
 T = TypeVar("T")
 #: Calls whose request template an engine keeps (a poll loop repeats one call).
 MAX_REMEMBERED_REQUESTS = 16
+#: The service takes one ExecuteJob per job and second (its job id and schedule time are a
+#: unique index): starts of one job from one process are spaced this far apart.
+START_SPACING_SECONDS = 1.0
+
+
+class StartSpacing:
+    """Spaces the starts of each job by :data:`START_SPACING_SECONDS`, across every client
+    of the process (the tasks of a fan-out share one worker process, or a few)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, ...], float] = {}
+
+    def wait_turn(self, key: tuple[str, ...]) -> None:
+        """Block until the job of ``key`` may be started, and take the turn."""
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._last.get(key, -START_SPACING_SECONDS) + START_SPACING_SECONDS)
+            self._last[key] = turn
+            if len(self._last) > 4096:
+                self._last = {k: v for k, v in self._last.items() if v > now - START_SPACING_SECONDS}
+        if turn > now:
+            time.sleep(turn - now)
+
+
+_start_spacing = StartSpacing()
 
 
 class SigningKeys(Protocol):
@@ -182,8 +209,18 @@ class SyncEngine(_Engine):
     ) -> T:
         """Send ``call`` with ``params`` (with retries) and return its parsed reply."""
         state = self._start(deadline)
+        starts_job = call.action == "ExecuteJob"
         while True:
             try:
+                if starts_job:
+                    _start_spacing.wait_turn(
+                        (
+                            self.config.endpoint,
+                            params.get("Namespace", ""),
+                            params.get("GroupId", ""),
+                            params["JobId"],
+                        )
+                    )
                 state.sending = False
                 credentials = self.credentials.get_credentials()
                 state.sending = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import time
 import zlib
@@ -26,6 +27,7 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXError,
     SchedulerXResponseError,
     SchedulerXServerError,
+    SchedulerXStartCollisionError,
     SchedulerXThrottledError,
 )
 
@@ -288,13 +290,22 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes, *, action:
             action=action,
         )
     if data.get("Success") is False:
-        raise SchedulerXBusinessError(
-            f"{action} failed: {_clean_message(data.get('Message')) or 'no reason given'}",
+        message = _clean_message(data.get("Message")) or "no reason given"
+        kind: type[SchedulerXError] = SchedulerXBusinessError
+        if action == "ExecuteJob" and _START_COLLISION.search(message):
+            kind = SchedulerXStartCollisionError
+        raise kind(
+            f"{action} failed: {message}",
             code=_text(data.get("Code")),
             request_id=_request_id(data, headers),
             http_status=status,
         )
     return data
+
+
+# How the service words a second ExecuteJob of one job within one second (its job id and
+# schedule time are a unique index): a duplicate key, an instance that already exists.
+_START_COLLISION = re.compile(r"duplicate|already (?:exists?|has an instance)", re.IGNORECASE)
 
 
 #: HTTP statuses whose reply says "try again later" even without a JSON body.

@@ -10,6 +10,7 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXConnectionError,
     SchedulerXError,
     SchedulerXOutcomeUnknownError,
+    SchedulerXStartCollisionError,
     SchedulerXThrottledError,
 )
 
@@ -48,7 +49,10 @@ class RetryPolicy:
             return None
         if not idempotent and not _surely_not_applied(error):
             return None
-        if retries_done >= self.max_retries:
+        collision = isinstance(error, SchedulerXStartCollisionError)
+        if retries_done >= self.max_retries and not collision:
+            # A collision is the service asking for the next second, not a failure: it is
+            # ridden out for as long as the call has time.
             return None
         wait = min(self.backoff_max, self.backoff * (2**retries_done))
         wait *= 0.5 + self.random() / 2

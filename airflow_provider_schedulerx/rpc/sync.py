@@ -154,7 +154,7 @@ class SchedulerXAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[attr-defined]
+        self.poolmanager.pool_classes_by_scheme = {
             "http": _WatchedHTTPConnectionPool,
             "https": _WatchedHTTPSConnectionPool,
         }
@@ -199,7 +199,7 @@ class SchedulerXAdapter(HTTPAdapter):
         response.reason = resp.reason
         response.url = req.url or ""
         response.request = req
-        response.connection = self  # type: ignore[attr-defined]
+        response.connection = self
         return response
 
 

@@ -3,35 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
-from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
-from airflow_provider_schedulerx.links.schedulerx import SchedulerXJobInstanceLink
-from airflow_provider_schedulerx.utils import waiting as outcome
-
-if TYPE_CHECKING:
-    from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+from airflow_provider_schedulerx.utils.tasks import (
+    SchedulerXTaskMixin,
+    default_deferrable,
+    defer_timeout,
+    task_deadline,
+)
+from airflow_provider_schedulerx.utils.waiting import (
+    ErrorStreak,
+    Verdict,
+    WaitPolicy,
+    check_flag,
+    check_poll_interval,
+    check_timeout,
+)
 
 __all__ = ["SchedulerXJobInstanceSensor"]
 
+#: The task state key of a rescheduled sensor's failed polls in a row.
+FAILED_POLLS_KEY = "schedulerx_failed_polls"
 
-class SchedulerXJobInstanceSensor(BaseSensorOperator):
-    """Waits until a SchedulerX job instance succeeds; fails the task if it fails.
 
-    Done when the instance reaches a status in ``success_statuses``; raises
-    ``AirflowFailException`` (no retry: the instance will not change its mind) with the
-    instance's ``Result`` and the tail of its log when it reaches one in
-    ``failure_statuses``. The instance, as a dict, is the task's XCom return value.
+class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
+    """Waits until a SchedulerX job instance reaches a final status.
+
+    Done on a status in ``success_statuses``: the instance, as a dict, is the task's XCom
+    return value, and its summary and log tail are logged. A status in ``failure_statuses``,
+    or a final status in neither list, fails the try with the instance's ``Result`` and log
+    tail, retryably (a rerun in SchedulerX can satisfy the next try). The sensor's own
+    ``timeout`` ends it as Airflow's sensors end (``AirflowSensorTimeout``, not retried);
+    the instance, which the sensor did not start, is left alone.
 
     .. code-block:: python
 
         SchedulerXJobInstanceSensor(
             task_id="wait",
             job_id=1234,
-            job_instance_id="{{ ti.xcom_pull('start_job') }}",
+            job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
             deferrable=True,
         )
 
@@ -42,28 +54,23 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
     :param group_id: application group, if not the connection's (templated).
     :param success_statuses: statuses that end the wait successfully (numbers or names;
         default ``[success]``).
-    :param failure_statuses: statuses that fail the task (default ``[failed, killed,
-        rejected, partial failed]``).
+    :param failure_statuses: statuses that fail the try (default ``[failed, killed,
+        rejected, partial failed]``; an empty list stays empty).
     :param deferrable: wait in the triggerer instead of a worker slot (default:
         ``[operators] default_deferrable``).
 
     A poke that still fails after the client's retries with a transient error (throttling,
-    5xx, a dropped connection) counts as "not yet", up to five pokes in a row.
+    5xx, a dropped connection) counts as "not yet", up to ten failed pokes in a row, counted
+    across reschedules.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_instance_id", "namespace", "group_id")
-    ui_color = "#ff6a00"
-    ui_fgcolor = "#ffffff"
-    operator_extra_links = (SchedulerXJobInstanceLink(),)
 
     def __init__(
         self,
         *,
         job_id: int | str,
         job_instance_id: int | str,
-        schedulerx_conn_id: str = DEFAULT_CONN_ID,
-        namespace: str | None = None,
-        group_id: str | None = None,
         success_statuses: Iterable[int | str] | None = None,
         failure_statuses: Iterable[int | str] | None = None,
         deferrable: bool | None = None,
@@ -72,57 +79,72 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
         self.job_instance_id = job_instance_id
-        self.schedulerx_conn_id = schedulerx_conn_id
-        self.namespace = namespace
-        self.group_id = group_id
-        self.success_statuses, self.failure_statuses = outcome.check_statuses(
-            success_statuses, failure_statuses
-        )
-        self.deferrable = outcome.default_deferrable() if deferrable is None else deferrable
-        self._errors = outcome.ErrorStreak()
-
-    @cached_property
-    def hook(self) -> SchedulerXHook:
-        from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
-
-        return SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
+        self.policy = WaitPolicy.of(success_statuses, failure_statuses)
+        self.deferrable = default_deferrable() if deferrable is None else check_flag(deferrable, "deferrable")
+        self.poke_interval = check_poll_interval(self.poke_interval, "poke_interval")
+        self.timeout = check_timeout(self.timeout, "timeout") or 0
+        self._streak = ErrorStreak()
 
     def _ids(self) -> tuple[int, int]:
-        from airflow_provider_schedulerx.config import validate_id
+        self.check_scope()
+        return self.checked_id(self.job_id, "job_id"), self.checked_id(
+            self.job_instance_id, "job_instance_id"
+        )
 
-        return validate_id(self.job_id, "job_id"), validate_id(self.job_instance_id, "job_instance_id")
-
-    def _fail(self, instance: Any) -> None:
-        from airflow.providers.common.compat.sdk import AirflowFailException
-
-        job_id, instance_id = self._ids()
-        tail = outcome.log_tail(self.hook, job_id, instance_id)
-        raise AirflowFailException(outcome.failure_message(instance, tail))
+    # -- poke and reschedule --------------------------------------------------------------
 
     def poke(self, context: Any) -> Any:
         from airflow.providers.common.compat.sdk import PokeReturnValue
 
         from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.utils.errors import task_error
 
         job_id, instance_id = self._ids()
+        streak = self._failed_polls(context)
         try:
             instance = self.hook.get_job_instance(job_id, instance_id)
         except SchedulerXError as error:
-            if self._errors.tolerate(error, self.log):
-                return False
-            raise
-        self._errors.reset()
-        self.log.info("%s", instance.summary())
+            tolerated = streak.tolerates(error, self.log)
+            self._keep_failed_polls(context, streak)
+            if not tolerated:
+                raise task_error(error) from None
+            return False
+        if streak.length:
+            streak.reset()
+            self._keep_failed_polls(context, streak)
         if not instance.status.recognized:
             self.log.warning("SchedulerX reported a status this provider does not know: %d", instance.status)
-        if instance.status in self.failure_statuses:
-            self._fail(instance)
-        if instance.status in self.success_statuses:
-            return PokeReturnValue(is_done=True, xcom_value=instance.to_dict())
+        verdict = self.policy.verdict(instance.status)
+        if verdict is Verdict.SUCCESS:
+            return PokeReturnValue(is_done=True, xcom_value=self.report(instance))
+        if verdict is not Verdict.WAIT:
+            self.fail_with(instance, verdict)
+        self.log.info("%s", instance.summary())
         return False
 
+    def _failed_polls(self, context: Any) -> ErrorStreak:
+        """The streak of failed polls: in memory while the sensor pokes in one process, in
+        the task state between reschedules."""
+        if self.reschedule:
+            from airflow_provider_schedulerx.utils.task_state import task_state_store
+
+            store = task_state_store(context)
+            stored = store.get(FAILED_POLLS_KEY) if store is not None else None
+            return ErrorStreak(stored if isinstance(stored, int) else 0)
+        return self._streak
+
+    def _keep_failed_polls(self, context: Any, streak: ErrorStreak) -> None:
+        if self.reschedule:
+            from airflow_provider_schedulerx.utils.task_state import task_state_store
+
+            store = task_state_store(context)
+            if store is not None:
+                store.set(FAILED_POLLS_KEY, streak.length)
+
+    # -- deferred ---------------------------------------------------------------------
+
     def execute(self, context: Any) -> Any:
-        context["ti"].xcom_push(key="console_url", value=self.hook.instance_console_url(self.namespace))
+        self.push_console_url(context)
         if not self.deferrable:
             return super().execute(context)
         done = self.poke(context)
@@ -131,7 +153,8 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
         from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 
         job_id, instance_id = self._ids()
-        deadline = outcome.deadline(context, self.execution_timeout, self.timeout)
+        deadline = task_deadline(context, self.execution_timeout, self.timeout)
+        success, failure = self.policy.numbers()
         self.defer(
             trigger=SchedulerXJobInstanceTrigger(
                 job_id,
@@ -141,23 +164,27 @@ class SchedulerXJobInstanceSensor(BaseSensorOperator):
                 group_id=self.group_id,
                 poll_interval=self.poke_interval,
                 deadline=deadline,
-                success_statuses=self.success_statuses,
-                failure_statuses=self.failure_statuses,
+                success_statuses=success,
+                failure_statuses=failure,
             ),
             method_name="execute_complete",
-            timeout=outcome.defer_timeout(deadline),
+            timeout=defer_timeout(deadline),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Resume after the trigger's event."""
         from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
 
+        from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
+
         status = event.get("status")
         if status == "success":
-            self.log.info("%s", event["message"])
-            return event["instance"]
-        if status == "failed":
-            self._fail(event["instance"])
+            return self.report(event["instance"])
+        if status in ("failed", "unlisted"):
+            self.fail_with(event["instance"], Verdict.FAILURE if status == "failed" else Verdict.UNLISTED)
         if status == "timeout":
             raise AirflowSensorTimeout(f"{event['message']} ({self.timeout:.0f}s)")
-        raise AirflowFailException(event.get("message", f"unexpected trigger event {event!r}"))
+        message = str(event.get("message", f"unexpected trigger event {event!r}"))
+        if event.get("retryable"):
+            raise SchedulerXUnavailable(f"SchedulerX kept failing: {message}")
+        raise AirflowFailException(message)

@@ -3,71 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
-from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
+from airflow_provider_schedulerx.utils.waiting import ErrorStreak, StatusLog, Verdict, WaitPolicy
 
-if TYPE_CHECKING:
-    from airflow_provider_schedulerx.models import InstanceStatus
+__all__ = ["SchedulerXJobInstanceTrigger"]
 
-__all__ = ["SchedulerXJobInstanceTrigger", "StatusLog"]
-
-#: While the status stays the same, it is logged again after this many seconds, not on
-#: every poll: a log line costs a triggerer about as much as a poll, and thousands of
-#: waiting triggers would otherwise write hundreds of identical lines a second between them.
-STILL_WAITING_LOG_SECONDS = 300.0
-
-
-class StatusLog:
-    """Logs an instance's status when it changes, and again every
-    ``STILL_WAITING_LOG_SECONDS`` while it stays the same, with how long it has.
-
-    :param log: the trigger's logger.
-    :param what: the instance, as the lines name it.
-    """
-
-    __slots__ = ("_log", "_logged_at", "_since", "_status", "_what")
-
-    def __init__(self, log: Any, what: str) -> None:
-        self._log = log
-        self._what = what
-        self._status: InstanceStatus | None = None
-        self._since = self._logged_at = 0.0
-
-    def update(self, status: InstanceStatus, now: float) -> None:
-        """Note the status seen at ``now`` (seconds of a monotonic clock)."""
-        if status != self._status:
-            self._log.info("%s is %s", self._what, status.label)
-            self._status, self._since, self._logged_at = status, now, now
-        elif now - self._logged_at >= STILL_WAITING_LOG_SECONDS:
-            minutes = round((now - self._since) / 60)
-            self._log.info("%s is still %s, for %d min now", self._what, status.label, minutes)
-            self._logged_at = now
+#: The event's ``status`` for each verdict that ends a wait.
+EVENT_STATUS = {Verdict.SUCCESS: "success", Verdict.FAILURE: "failed", Verdict.UNLISTED: "unlisted"}
+#: Task instance states in which a trigger that Airflow cancels is not being killed by a
+#: user: the triggerer is stopping or handing it over, or the task resumes from its event.
+NOT_A_KILL = (None, "deferred", "success")
 
 
 class SchedulerXJobInstanceTrigger(BaseTrigger):
-    """Polls ``GetJobInstance`` until the instance reaches a success or failure status, or
-    until an absolute deadline.
+    """Polls ``GetJobInstance`` until the instance reaches a final status, or until an
+    absolute deadline, on the same waiting policy as a sensor or operator polling from a
+    worker (:mod:`~airflow_provider_schedulerx.utils.waiting`).
 
     All triggers of a triggerer process share one pooled ``aiohttp`` session; the connection
-    is read without blocking the event loop. Transient errors (throttling, 5xx, dropped
-    connections) are retried by the client and then ridden out here, up to
-    ``max_consecutive_errors`` failed polls in a row; other errors end the wait at once.
-    The status is logged when it changes, and every 5 minutes while it stays the same. Polls
-    fall on a grid of the loop's clock (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`)
-    so that the triggers due together share a wake-up of the event loop: the first poll at
-    once, the next ones every ``poll_interval``, each late by at most the smaller of 1 s and
-    a tenth of the interval.
+    is read without blocking the event loop. Transient errors are retried by the client and
+    then ridden out here, up to ``MAX_FAILED_POLLS`` failed polls in a row; other errors end
+    the wait at once. No poll outlives the deadline. The status is logged when it changes,
+    and every 5 minutes while it stays the same. Polls fall on a grid of the loop's clock
+    (:mod:`~airflow_provider_schedulerx.triggers.poll_grid`) so that the triggers due together
+    share a wake-up of the event loop: the first poll at once, the next ones every
+    ``poll_interval``, each late by at most the smaller of 1 s and a tenth of the interval.
 
-    Events: ``{"status": "success" | "failed" | "timeout" | "error", "job_id", "job_instance_id",
-    "instance": <dict or None>, "message"}``.
+    Events: ``{"status": "success" | "failed" | "unlisted" | "timeout" | "error", "job_id",
+    "job_instance_id", "instance": <dict, redacted, or None>, "message", "retryable"}``.
 
     :param job_id: the SchedulerX job.
     :param job_instance_id: the instance to wait on.
@@ -77,10 +47,12 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param deadline: epoch seconds after which a ``timeout`` event is sent.
     :param success_statuses: status values that end the wait successfully.
-    :param failure_statuses: status values that end the wait as failed.
-    :param stop_on_kill: stop the instance when a user kills the deferred task (set for
-        instances the task started itself).
-    :param max_consecutive_errors: failed polls in a row before giving up.
+    :param failure_statuses: status values that end the wait as failed (an empty list stays
+        empty).
+    :param stop_on_kill: stop the instance when a user marks the deferred task failed or
+        clears it (set for instances the task started itself); a task marked successful
+        leaves it running.
+    :param max_consecutive_errors: ignored; kept so that triggers serialized by 0.1 load.
     """
 
     def __init__(
@@ -96,7 +68,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         success_statuses: Iterable[int] | None = None,
         failure_statuses: Iterable[int] | None = None,
         stop_on_kill: bool = False,
-        max_consecutive_errors: int = 10,
+        max_consecutive_errors: int | None = None,
     ) -> None:
         super().__init__()
         self.job_id = int(job_id)
@@ -106,12 +78,16 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         self.group_id = group_id
         self.poll_interval = float(poll_interval)
         self.deadline = None if deadline is None else float(deadline)
-        self.success_statuses = sorted(int(s) for s in (success_statuses or SUCCESS_STATUSES))
-        self.failure_statuses = sorted(int(s) for s in (failure_statuses or FAILURE_STATUSES))
+        default = WaitPolicy()
+        self.policy = WaitPolicy.from_numbers(
+            default.success if success_statuses is None else success_statuses,
+            default.failure if failure_statuses is None else failure_statuses,
+        )
         self.stop_on_kill = stop_on_kill
-        self.max_consecutive_errors = max_consecutive_errors
+        self._over = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        success, failure = self.policy.numbers()
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -122,23 +98,29 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                 "group_id": self.group_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "success_statuses": self.success_statuses,
-                "failure_statuses": self.failure_statuses,
+                "success_statuses": success,
+                "failure_statuses": failure,
                 "stop_on_kill": self.stop_on_kill,
-                "max_consecutive_errors": self.max_consecutive_errors,
             },
         )
 
-    def _event(self, status: str, message: str, instance: dict[str, Any] | None = None) -> TriggerEvent:
-        return TriggerEvent(
-            {
-                "status": status,
-                "job_id": self.job_id,
-                "job_instance_id": self.job_instance_id,
-                "instance": instance,
-                "message": message,
-            }
-        )
+    @property
+    def what(self) -> str:
+        return f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
+
+    def _event(
+        self, status: str, message: str, instance: dict[str, Any] | None = None, *, retryable: bool = False
+    ) -> dict[str, Any]:
+        from airflow_provider_schedulerx.utils.tasks import redacted
+
+        return {
+            "status": status,
+            "job_id": self.job_id,
+            "job_instance_id": self.job_instance_id,
+            "instance": None if instance is None else redacted(instance),
+            "message": message,
+            "retryable": retryable,
+        }
 
     async def _client(self) -> Any:
         from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
@@ -147,50 +129,51 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         return await hook.get_async_client()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.rpc.aio import session_in_use
 
-        what = f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
+        # The session is let go of before the event is yielded: a loop made for this
+        # trigger alone (dag.test) may never resume the generator after it.
+        async with session_in_use():
+            event = await self._wait()
+        self._over = True
+        yield TriggerEvent(event)
+
+    async def _wait(self) -> dict[str, Any]:
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.rpc import actions
+
         try:
             client = await self._client()
         except SchedulerXError as error:
-            yield self._event("error", f"{what}: {error}")
-            return
-        from airflow_provider_schedulerx.rpc import actions
-
+            return self._event("error", f"{self.what}: {error}", retryable=error.retryable)
         poll = client.prepared(
             actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
         )
-        errors = 0
+        streak = ErrorStreak()
         last_status = None
-        status_log = StatusLog(self.log, what)
+        status_log = StatusLog(self.log, self.what)
         loop = asyncio.get_running_loop()
         due = loop.time()
         with poll_grid.polling(self.poll_interval):
             while True:
                 if self.deadline is not None and time.time() >= self.deadline:
                     seen = f" (last seen {last_status.label})" if last_status is not None else ""
-                    yield self._event("timeout", f"{what} did not finish before the deadline{seen}")
-                    return
+                    return self._event("timeout", f"{self.what} did not finish before the deadline{seen}")
                 try:
                     instance = await poll()
-                    errors = 0
                 except SchedulerXError as error:
-                    errors += 1
-                    if not error.retryable or errors >= self.max_consecutive_errors:
-                        yield self._event("error", f"{what}: {error}")
-                        return
-                    self.log.warning("%s: poll failed (%s); polling on", what, error)
+                    if not streak.tolerates(error, self.log):
+                        return self._event("error", f"{self.what}: {error}", retryable=error.retryable)
                 else:
-                    if instance.status in self.success_statuses:
-                        yield self._event("success", f"{what} succeeded", instance.to_dict())
-                        return
-                    if instance.status in self.failure_statuses:
-                        yield self._event(
-                            "failed",
-                            f"{what} ended {instance.status.label}: {instance.result or ''}",
+                    streak.reset()
+                    verdict = self.policy.verdict(instance.status)
+                    if verdict is not Verdict.WAIT:
+                        result = f": {instance.result}" if instance.result else ""
+                        return self._event(
+                            EVENT_STATUS[verdict],
+                            f"{self.what} ended {instance.status.label}{result}",
                             instance.to_dict(),
                         )
-                        return
                     last_status = instance.status
                     status_log.update(instance.status, loop.time())
                     # Keep nothing of this poll through the sleep: thousands of replies held
@@ -199,18 +182,60 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                     del instance
                 loop_time = loop.time()
                 due = poll_grid.next_poll_at(due, self.poll_interval, loop_time)
-                remaining = math.inf if self.deadline is None else self.deadline - time.time()
-                if remaining < due - loop_time:
-                    await asyncio.sleep(max(remaining, 0.0))
+                if self.deadline is not None and self.deadline - time.time() < due - loop_time:
+                    await asyncio.sleep(max(self.deadline - time.time(), 0.0))
                 else:
                     await poll_grid.sleep_until(due)
 
     async def on_kill(self) -> None:
-        """A user killed the deferred task: stop the instance if this task started it."""
-        if not self.stop_on_kill:
+        """A user marked the deferred task failed or successful, or cleared it (Airflow 3.3
+        calls this): stop the instance if this task started it, unless it was marked
+        successful."""
+        if not self.stop_on_kill or self._over:
             return
-        client = await self._client()
-        instance = await client.get_job_instance(self.job_id, self.job_instance_id)
-        if not instance.is_finished:
-            await client.stop_instance(self.job_id, self.job_instance_id)
-            self.log.info("Stopped SchedulerX job %s instance %s", self.job_id, self.job_instance_id)
+        from airflow_provider_schedulerx.utils.lifecycle import stop_on_kill
+        from airflow_provider_schedulerx.utils.ti_state import current_state_async
+
+        state = await current_state_async(getattr(self, "task_instance", None))
+        if stop_on_kill(state):
+            await self._stop(f"the deferred task is now {state or 'no longer deferred'}")
+        else:
+            self.log.info("%s: the task was marked successful; the instance keeps running", self.what)
+
+    async def cleanup(self) -> None:
+        """Where Airflow has no ``on_kill`` for triggers (before 3.3), a trigger cancelled
+        because a user marked the task failed or cleared it stops the instance here; one
+        cancelled because the triggerer stops, or whose task was marked successful, leaves it."""
+        if not self.stop_on_kill or self._over or hasattr(BaseTrigger, "on_kill"):
+            return
+        from airflow_provider_schedulerx.utils.ti_state import current_state_async
+
+        state = await current_state_async(getattr(self, "task_instance", None))
+        if state not in NOT_A_KILL:
+            await self._stop(f"the deferred task is now {state}")
+
+    async def _stop(self, reason: str) -> None:
+        """Stop the instance, shielded: the triggerer gives a killed trigger about a second
+        and may cancel it again, but a stop once sent should finish (within 10 s)."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.hooks.schedulerx import STOP_WITHIN
+        from airflow_provider_schedulerx.rpc import actions
+        from airflow_provider_schedulerx.rpc.aio import session_in_use
+
+        async def stop() -> None:
+            deadline = time.time() + STOP_WITHIN
+            async with session_in_use():
+                client = await self._client()
+                instance = await client.run(
+                    actions.get_job_instance(self.job_id, self.job_instance_id), deadline=deadline
+                )
+                if not instance.is_finished:
+                    await client.run(
+                        actions.stop_instance(self.job_id, self.job_instance_id), deadline=deadline
+                    )
+                    self.log.info("Stopped %s (%s)", self.what, reason)
+
+        try:
+            await asyncio.shield(stop())
+        except SchedulerXError as error:
+            self.log.error("Could not stop %s: %s", self.what, error)

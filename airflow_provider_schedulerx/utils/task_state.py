@@ -134,7 +134,7 @@ def task_state_store(context: Any) -> TaskStateStore | None:
     Variables otherwise; None outside a task instance."""
     native = context.get("task_state_store")
     if native is not None:
-        return native  # type: ignore[no-any-return]
+        return native
     ti = context.get("ti")
     if ti is None:
         return None

@@ -1,134 +1,199 @@
-"""What a job instance's state means for an Airflow task: shared by the sensor and the
-operators. Light to import (no HTTP library), since DAG files import its importers."""
+"""The one waiting policy of every SchedulerX task, in whatever mode it waits (a poking or
+rescheduled sensor, an operator polling from its worker, a trigger): which statuses end the
+wait and how, how many failed polls in a row are ridden out, and what the wait's settings
+accept. Pure: no Airflow, no HTTP, so that a trigger and a DAG file can both afford it.
+"""
 
 from __future__ import annotations
 
-import time
+import enum
+import math
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from airflow_provider_schedulerx.statuses import FAILURE_STATUSES, SUCCESS_STATUSES, parse_statuses
-
-if TYPE_CHECKING:
-    from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
-    from airflow_provider_schedulerx.models import InstanceStatus, JobInstance
+from airflow_provider_schedulerx.config import shown, validate_seconds
+from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+from airflow_provider_schedulerx.statuses import (
+    FAILURE_STATUSES,
+    FINISHED_STATUSES,
+    SUCCESS_STATUSES,
+    InstanceStatus,
+    parse_statuses,
+)
 
 __all__ = [
-    "LOG_TAIL_LINES",
+    "MAX_FAILED_POLLS",
+    "MIN_POLL_INTERVAL",
     "ErrorStreak",
-    "check_statuses",
-    "deadline",
-    "default_deferrable",
-    "defer_timeout",
-    "failure_message",
-    "log_tail",
+    "StatusLog",
+    "Verdict",
+    "WaitPolicy",
+    "check_flag",
+    "check_poll_interval",
+    "check_timeout",
 ]
 
-LOG_TAIL_LINES = 20
-#: Polls in a row that may fail with a transient error before a poll-mode wait gives up.
-MAX_CONSECUTIVE_ERRORS = 5
+#: Polls in a row that may fail with a transient error (after the client's own retries)
+#: before the wait gives up, in every mode.
+MAX_FAILED_POLLS = 10
+#: The shortest time between two polls of one wait. Against the real service, 10 s or more.
+MIN_POLL_INTERVAL = 0.1
 
 
-def check_statuses(
-    success: Iterable[Any] | None, failure: Iterable[Any] | None
-) -> tuple[frozenset[InstanceStatus], frozenset[InstanceStatus]]:
-    """Read a task's ``success_statuses`` / ``failure_statuses``; they must not overlap."""
-    success_set = SUCCESS_STATUSES if success is None else parse_statuses(success, "success_statuses")
-    failure_set = FAILURE_STATUSES if failure is None else parse_statuses(failure, "failure_statuses")
-    if not success_set:
-        raise ValueError("success_statuses: give at least one status")
-    if overlap := success_set & failure_set:
-        names = ", ".join(sorted(s.label for s in overlap))
-        raise ValueError(f"success_statuses and failure_statuses both contain: {names}")
-    return success_set, failure_set
+class Verdict(enum.Enum):
+    """What a status means for the wait."""
+
+    WAIT = "wait"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    #: A final status in neither list: the wait ends, and the try fails naming it.
+    UNLISTED = "unlisted"
 
 
-def default_deferrable() -> bool:
-    """``[operators] default_deferrable`` of the Airflow configuration."""
-    try:
-        from airflow.sdk import conf
-    except ImportError:  # Airflow 2
-        from airflow.configuration import conf  # type: ignore[no-redef,assignment]
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+@dataclass(frozen=True)
+class WaitPolicy:
+    """Which statuses end a wait, and how.
 
+    :param success: statuses that end the wait successfully.
+    :param failure: statuses that fail the try (retryably: a new try starts a new instance).
+        An empty set is kept empty: every final status then either succeeds or is unlisted.
+    """
 
-def log_tail(
-    hook: SchedulerXHook,
-    job_id: int,
-    job_instance_id: int,
-    *,
-    lines: int = LOG_TAIL_LINES,
-    namespace: str | None = None,
-    group_id: str | None = None,
-) -> list[str]:
-    """The last log lines of an instance, or none if they cannot be had: a missing log
-    must not hide the failure being reported."""
-    from airflow_provider_schedulerx.exceptions import SchedulerXError
+    success: frozenset[InstanceStatus] = SUCCESS_STATUSES
+    failure: frozenset[InstanceStatus] = FAILURE_STATUSES
 
-    try:
-        return hook.get_log(job_id, job_instance_id, lines=lines, namespace=namespace, group_id=group_id)
-    except SchedulerXError as error:
-        hook.log.warning("Could not read the instance's log: %s", error)
-        return []
+    @classmethod
+    def of(cls, success_statuses: Iterable[Any] | None, failure_statuses: Iterable[Any] | None) -> WaitPolicy:
+        """Read a task's ``success_statuses`` / ``failure_statuses`` (``None`` for the default
+        list); they must not overlap.
 
+        :raises SchedulerXConfigError: naming the setting and the statuses it accepts.
+        """
+        try:
+            success = (
+                SUCCESS_STATUSES
+                if success_statuses is None
+                else parse_statuses(success_statuses, "success_statuses")
+            )
+            failure = (
+                FAILURE_STATUSES
+                if failure_statuses is None
+                else parse_statuses(failure_statuses, "failure_statuses")
+            )
+        except ValueError as error:
+            raise SchedulerXConfigError(str(error)) from None
+        if not success:
+            raise SchedulerXConfigError("success_statuses: give at least one status")
+        if overlap := success & failure:
+            names = ", ".join(sorted(s.label for s in overlap))
+            raise SchedulerXConfigError(f"success_statuses and failure_statuses both contain: {names}")
+        return cls(success, failure)
 
-def failure_message(instance: JobInstance | dict[str, Any], tail: list[str]) -> str:
-    """``SchedulerX job 1 instance 2 ended failed: <Result>`` and the log tail."""
-    if isinstance(instance, dict):
-        job_id, instance_id = instance["job_id"], instance["instance_id"]
-        status, result = instance["status_name"], instance.get("result")
-    else:
-        job_id, instance_id = instance.job_id, instance.instance_id
-        status, result = instance.status.label, instance.result
-    message = f"SchedulerX job {job_id} instance {instance_id} ended {status}"
-    if result:
-        message += f": {result}"
-    if tail:
-        message += "\nLast log lines:\n" + "\n".join(f"  {line}" for line in tail)
-    return message
+    @classmethod
+    def from_numbers(cls, success: Iterable[int], failure: Iterable[int]) -> WaitPolicy:
+        """The policy :meth:`numbers` wrote (a trigger's kwargs): lists taken as they are."""
+        return cls(
+            frozenset(InstanceStatus.of(int(s)) for s in success),
+            frozenset(InstanceStatus.of(int(s)) for s in failure),
+        )
 
+    def numbers(self) -> tuple[list[int], list[int]]:
+        """The success and failure statuses as sorted lists of numbers, to serialize."""
+        return sorted(int(s) for s in self.success), sorted(int(s) for s in self.failure)
 
-def deadline(context: Any, execution_timeout: timedelta | None, timeout: float | None) -> float | None:
-    """Epoch seconds by which the wait must end: the earlier of the task's start plus its
-    ``execution_timeout`` and now plus ``timeout``."""
-    candidates = []
-    if timeout is not None:
-        candidates.append(time.time() + float(timeout))
-    if execution_timeout is not None:
-        ti = context.get("ti") if context else None
-        start = getattr(ti, "start_date", None)
-        started = start.timestamp() if start is not None else time.time()
-        candidates.append(started + execution_timeout.total_seconds())
-    return min(candidates) if candidates else None
-
-
-def defer_timeout(deadline_at: float | None) -> timedelta | None:
-    """Airflow's own deferral timeout: a backstop a minute after the trigger's deadline, so
-    that the trigger reports the timeout (and the task can stop the instance) first."""
-    if deadline_at is None:
-        return None
-    return timedelta(seconds=max(0.0, deadline_at - time.time()) + 60)
+    def verdict(self, status: InstanceStatus) -> Verdict:
+        if status in self.success:
+            return Verdict.SUCCESS
+        if status in self.failure:
+            return Verdict.FAILURE
+        if status in FINISHED_STATUSES:
+            return Verdict.UNLISTED
+        return Verdict.WAIT
 
 
 class ErrorStreak:
-    """Rides out polls that still fail after the client's own retries, as long as the
-    errors are transient and fewer than ``limit`` come in a row.
+    """Failed polls in a row. A transient error (one a retry can fix) is ridden out while
+    fewer than :data:`MAX_FAILED_POLLS` come in a row; any other error ends the wait at once.
 
-    :param limit: failed polls in a row to tolerate.
+    :param length: failed polls so far (a rescheduled sensor carries it from poke to poke).
     """
 
-    def __init__(self, limit: int = MAX_CONSECUTIVE_ERRORS) -> None:
-        self.limit = limit
-        self.length = 0
+    __slots__ = ("length",)
 
-    def tolerate(self, error: Exception, log: Any) -> bool:
-        """Count ``error``; True to poll again, False to let it fail the task."""
+    def __init__(self, length: int = 0) -> None:
+        self.length = length
+
+    def tolerates(self, error: BaseException, log: Any = None) -> bool:
+        """Count ``error``; True to poll again (said in ``log``, if given), False to end the
+        wait with it."""
         self.length += 1
-        if not getattr(error, "retryable", False) or self.length > self.limit:
-            return False
-        log.warning("Poll failed (%s); polling on (%d of %d in a row)", error, self.length, self.limit)
-        return True
+        tolerated = bool(getattr(error, "retryable", False)) and self.length < MAX_FAILED_POLLS
+        if tolerated and log is not None:
+            log.warning("Poll failed (%s); polling on (%s)", error, self)
+        return tolerated
 
     def reset(self) -> None:
         self.length = 0
+
+    def __str__(self) -> str:
+        return f"{self.length} of {MAX_FAILED_POLLS} in a row"
+
+
+def check_poll_interval(value: Any, setting: str = "poll_interval") -> float:
+    """Seconds between polls: a finite number, at least :data:`MIN_POLL_INTERVAL`."""
+    return validate_seconds(value, setting, minimum=MIN_POLL_INTERVAL, maximum=86400.0, allow_minimum=True)
+
+
+def check_timeout(value: Any, setting: str = "timeout") -> float | None:
+    """A wait's limit in seconds: ``None`` (none), or a finite number above 0."""
+    if value is None:
+        return None
+    if hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    return validate_seconds(value, setting, maximum=366 * 86400.0)
+
+
+def check_flag(value: Any, setting: str) -> bool:
+    """A task's true/false setting."""
+    if not isinstance(value, bool):
+        raise SchedulerXConfigError(f"{setting}: expected True or False, got {shown(value)}")
+    return value
+
+
+def seconds_left(deadline: float | None, now: float) -> float:
+    """Seconds until ``deadline`` (epoch seconds), infinite without one."""
+    return math.inf if deadline is None else deadline - now
+
+
+#: While the status stays the same, it is logged again after this many seconds, not on
+#: every poll: a log line costs a triggerer about as much as a poll, and thousands of
+#: waiting triggers would otherwise write hundreds of identical lines a second between them.
+STILL_WAITING_LOG_SECONDS = 300.0
+
+
+class StatusLog:
+    """Logs an instance's status when it changes, and again every
+    ``STILL_WAITING_LOG_SECONDS`` while it stays the same, with how long it has.
+
+    :param log: the trigger's logger.
+    :param what: the instance, as the lines name it.
+    """
+
+    __slots__ = ("_log", "_logged_at", "_since", "_status", "_what")
+
+    def __init__(self, log: Any, what: str) -> None:
+        self._log = log
+        self._what = what
+        self._status: InstanceStatus | None = None
+        self._since = self._logged_at = 0.0
+
+    def update(self, status: InstanceStatus, now: float) -> None:
+        """Note the status seen at ``now`` (seconds of a monotonic clock)."""
+        if status != self._status:
+            self._log.info("%s is %s", self._what, status.label)
+            self._status, self._since, self._logged_at = status, now, now
+        elif now - self._logged_at >= STILL_WAITING_LOG_SECONDS:
+            minutes = round((now - self._since) / 60)
+            self._log.info("%s is still %s, for %d min now", self._what, status.label, minutes)
+            self._logged_at = now

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_schedulerx.emulator import JobSpec
 from airflow_provider_schedulerx.models import InstanceStatus
-from airflow_provider_schedulerx.operators.schedulerx import STATE_KEY
+from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY
 from airflow_provider_schedulerx.utils.task_state import VariableTaskStateStore
 from tests.airflow_versions import AIRFLOW_2, HAS_TASK_STATE_STORE, dagbag, xcom_value
 from tests.conftest import REPO, connection_json
@@ -146,7 +146,8 @@ def test_rejected_instance_fails_the_task(run_dag, schedulerx_connection, capfd)
 def test_start_then_deferrable_sensor(run_dag, schedulerx_connection):
     dag_run = run_dag("example_schedulerx_start_and_sense", 101)
     assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success"}
-    instance_id = xcom(dag_run, "start_job")
+    instance_id = xcom(dag_run, "start_job", "job_instance_id")
+    assert xcom(dag_run, "start_job")["instance_id"] == instance_id  # the instance as started
     assert xcom(dag_run, "wait_for_job")["instance_id"] == instance_id
     assert xcom(dag_run, "wait_for_job")["status_name"] == "success"
     assert schedulerx_connection.stats.executions[101] == 1
@@ -203,14 +204,14 @@ def test_retry_reattaches_to_the_running_instance(
     from datetime import timedelta
 
     # A job that outlasts the first try, one client retry per call, and polls failing until
-    # the first try gives up (after the five failed polls it rides out); the second try finds
-    # the instance still running and follows it.
+    # the first try gives up (on the tenth failed poll in a row); the second try finds the
+    # instance still running and follows it.
     schedulerx_connection.add_job(JobSpec(job_id=105, wait_seconds=0.1, run_seconds=5, result="done"))
     monkeypatch.setenv(
         "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
         connection_json(schedulerx_connection, backoff=0.01, max_retries=1),
     )
-    schedulerx_connection.faults.set("server_error", count=2 * 6, actions=["GetJobInstance"])
+    schedulerx_connection.faults.set("server_error", count=2 * 10, actions=["GetJobInstance"])
     dag_run = run_dag(
         "example_schedulerx_execute_job",
         105,
@@ -222,7 +223,7 @@ def test_retry_reattaches_to_the_running_instance(
     # Still running when the second try starts, or (on a slow machine) already done.
     output = printed(capfd)
     assert (
-        "Reattaching to the instance an earlier try started" in output
+        "Following the instance an earlier try started" in output
         or "An earlier try's instance already succeeded" in output
     )
     assert xcom(dag_run, "run_job")["instance_id"] == the_instance(schedulerx_connection, 105).instance_id
@@ -230,30 +231,32 @@ def test_retry_reattaches_to_the_running_instance(
     assert task_state_variables() == {}
 
 
-def test_a_failed_task_keeps_its_running_instance_for_a_later_try(
+def test_a_try_that_fails_for_good_stops_the_instance_nothing_would_follow(
     run_dag, schedulerx_connection, monkeypatch, no_task_state_variables
 ):
     monkeypatch.setenv(
         "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
         connection_json(schedulerx_connection, backoff=0.01, max_retries=0),
     )
-    # Six failed polls in a row: five are ridden out, the sixth fails the task.
-    schedulerx_connection.faults.set("server_error", count=6, actions=["GetJobInstance"])
+    # Ten failed polls in a row: nine are ridden out, the tenth fails the try, the last one.
+    schedulerx_connection.faults.set("server_error", count=10, actions=["GetJobInstance"])
     dag_run = run_dag("example_schedulerx_execute_job", 104, run_job={"poll_interval": 0.2})
     assert task_states(dag_run) == {"run_job": "failed"}
-    instance_id = the_instance(schedulerx_connection, 104).instance_id
-    kept = {"job_id": 104, "instance_id": instance_id}
+    instance = the_instance(schedulerx_connection, 104)
+    assert instance.view(time.time()).status is InstanceStatus.KILLED
+    kept = {"job_id": 104, "instance_id": instance.instance_id, "try_number": 1, "stopped": None}
     if HAS_TASK_STATE_STORE:
-        assert task_state_rows(dag_run) == {("run_job", STATE_KEY): kept}
+        record = task_state_rows(dag_run)[("run_job", STATE_KEY)]
     else:
-        (record,) = task_state_variables().values()
-        assert record["value"] == kept
-        assert record["task_instance"] == {
+        (stored,) = task_state_variables().values()
+        record = stored["value"]
+        assert stored["task_instance"] == {
             "dag_id": dag_run.dag_id,
             "run_id": dag_run.run_id,
             "task_id": "run_job",
             "map_index": -1,
         }
+    assert {key: record[key] for key in kept} == kept and len(record["request"]) == 32
 
 
 def test_on_kill_stops_the_remote_instance(airflow_db, schedulerx_connection):
@@ -309,7 +312,7 @@ def test_sensor_in_reschedule_mode(run_dag, schedulerx_connection):
 
 def test_report_operator_fails_on_chosen_statuses(run_dag, schedulerx_connection):
     dag_run = run_dag(
-        "example_schedulerx_report_and_branch", 102, report={"fail_on_statuses": {InstanceStatus.FAILED}}
+        "example_schedulerx_report_and_branch", 102, report={"failure_statuses": {InstanceStatus.FAILED}}
     )
     states = task_states(dag_run)
     assert states["report"] == "failed"

@@ -123,7 +123,7 @@ def test_poke_sensor_completes_through_a_storm_of_faults(faulty, connection, cli
         wait_for_job={"deferrable": False, "mode": "poke", "poke_interval": 0.05},
     )
     assert task_states(dag_run) == {"start_job": "success", "wait_for_job": "success"}
-    assert xcom(dag_run, "wait_for_job")["instance_id"] == xcom(dag_run, "start_job")
+    assert xcom(dag_run, "wait_for_job")["instance_id"] == xcom(dag_run, "start_job", "job_instance_id")
     assert faulty.stats.executions[LONG_JOB.job_id] == 1
     assert_every_fault_cost_one_retry(faulty, clients)
 
@@ -143,7 +143,7 @@ def test_polls_failing_beyond_the_clients_retries_are_ridden_out(faulty, connect
     dag_run = run("example_schedulerx_execute_job", 302, run_job={"poll_interval": 0.05})
     assert task_states(dag_run) == {"run_job": "success"}
     output = printed(capfd)
-    assert "polling on (1 of 5 in a row)" in output and "polling on (2 of 5 in a row)" in output
+    assert "polling on (1 of 10 in a row)" in output and "polling on (2 of 10 in a row)" in output
 
 
 def test_a_service_that_stays_down_fails_the_task_with_its_error(faulty, connection, capfd):
@@ -152,8 +152,10 @@ def test_a_service_that_stays_down_fails_the_task_with_its_error(faulty, connect
     dag_run = run("example_schedulerx_execute_job", 302, run_job={"poll_interval": 0.05})
     assert task_states(dag_run) == {"run_job": "failed"}
     assert "SchedulerX is unavailable" in printed(capfd)
-    # Five tolerated polls and the sixth that gave up, two attempts each.
-    assert faulty.stats.calls["GetJobInstance"] == 6 * 2
+    # Nine tolerated polls and the tenth that gave up, two attempts each; then, as no retry
+    # would follow it, the instance is stopped.
+    assert faulty.stats.calls["GetJobInstance"] == 10 * 2
+    assert faulty.stats.calls["StopInstance"] == 1
 
 
 @pytest.mark.parametrize(
@@ -198,12 +200,14 @@ def test_execute_job_timing_out_while_it_runs_is_followed_not_repeated(faulty, c
     assert faulty.stats.executions[302] == 1 and faulty.stats.calls["ExecuteJob"] == 1
 
 
-def test_execute_job_lost_before_it_ran_fails_without_a_retry(faulty, connection, capfd):
+def test_execute_job_lost_before_it_ran_is_sent_again_after_a_second_look(faulty, connection, capfd):
     faulty.faults.set("reset", count=1, actions=["ExecuteJob"])
-    dag_run = run("example_schedulerx_execute_job", 302, run_job={"retries": 2})
-    assert task_states(dag_run) == {"run_job": "failed"}
-    assert "no instance matches this task yet; not starting the job again" in printed(capfd)
-    assert faulty.stats.calls["ExecuteJob"] == 1 and faulty.stats.executions == {}
+    dag_run = run("example_schedulerx_execute_job", 302, run_job={"poll_interval": 0.05})
+    assert task_states(dag_run) == {"run_job": "success"}
+    assert "no instance of it shows; starting the job again" in printed(capfd)
+    assert faulty.stats.calls["ExecuteJob"] == 2 and faulty.stats.executions[302] == 1
+    # Two looks for the instance, five seconds apart, each one page of the job's instances.
+    assert faulty.stats.calls["GetJobInstanceList"] == 2
 
 
 def test_execute_job_lost_among_lookalike_instances_fails_without_guessing(faulty, connection, capfd):

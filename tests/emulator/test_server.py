@@ -250,9 +250,8 @@ def test_silent_and_slow_connections_are_closed_after_the_idle_timeout():
 def test_finished_instances_are_kept_up_to_a_bound_running_ones_always(make_raw):
     from airflow_provider_schedulerx.emulator import JobSpec
 
-    with Emulator(
-        keep_instances=5, jobs=[JobSpec(1, wait_seconds=0, run_seconds=0), JobSpec(2, run_seconds=3600)]
-    ) as emu:
+    jobs = [JobSpec(1, wait_seconds=0, run_seconds=0), JobSpec(2, run_seconds=3600)]
+    with Emulator(keep_instances=5, jobs=jobs, one_start_per_second=False) as emu:
         raw = make_raw(emu.url)
         running = raw.data("ExecuteJob", {**COMMON, "JobId": 2})["JobInstanceId"]
         finished = [raw.data("ExecuteJob", {**COMMON, "JobId": 1})["JobInstanceId"] for _ in range(20)]
@@ -295,3 +294,18 @@ def test_the_command_line_takes_the_secret_from_a_file_or_the_environment(tmp_pa
     finally:
         del os.environ["SCHEDULERX_EMULATOR_ACCESS_KEY_SECRET"]
     assert access_key_secret(parser.parse_args([])) == "emulator-secret"
+
+
+def test_a_job_is_started_once_per_second_as_the_service_does(make_emulator, make_raw):
+    emu = make_emulator(one_start_per_second=True)
+    raw = make_raw(emu.url)
+    while time.time() % 1 > 0.5:  # both calls within one second of the clock
+        time.sleep(0.05)
+    first = raw.call("ExecuteJob", {"JobId": 201})
+    second = raw.call("ExecuteJob", {"JobId": 201})
+    assert first.json()["Success"] is True
+    assert second.json()["Success"] is False and "already has an instance" in second.json()["Message"]
+    other_job = raw.call("ExecuteJob", {"JobId": 202})
+    assert other_job.json()["Success"] is True
+    time.sleep(1.0)
+    assert raw.call("ExecuteJob", {"JobId": 201}).json()["Success"] is True

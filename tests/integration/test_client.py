@@ -292,8 +292,8 @@ def test_bad_input_fails_before_any_call(emulator):
             SchedulerXClient(client.credentials, client.config, group_id=GROUP_ID).list_jobs()
         with pytest.raises(SchedulerXConfigError, match="lines"):
             client.get_log(101, 1, lines=500)
-        with pytest.raises(SchedulerXConfigError, match="worker and label"):
-            client.execute_job(101, worker="w", label="l")
+        with pytest.raises(SchedulerXConfigError, match="worker and worker_label"):
+            client.execute_job(101, worker="w", worker_label="l")
     assert sum(emulator.stats.calls.values()) == 0
 
 

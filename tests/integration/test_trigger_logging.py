@@ -10,7 +10,9 @@ from airflow_provider_schedulerx.emulator import Emulator
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers import schedulerx as schedulerx_trigger
-from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger, StatusLog
+from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+from airflow_provider_schedulerx.utils import waiting
+from airflow_provider_schedulerx.utils.waiting import StatusLog
 from tests.conftest import make_client
 
 
@@ -48,7 +50,7 @@ async def test_an_unchanged_status_is_logged_once(schedulerx_connection):
 
 
 async def test_a_status_that_lasts_is_logged_again_with_how_long(schedulerx_connection, monkeypatch):
-    monkeypatch.setattr(schedulerx_trigger, "STILL_WAITING_LOG_SECONDS", 0.3)
+    monkeypatch.setattr(waiting, "STILL_WAITING_LOG_SECONDS", 0.3)
     instance_id, lines = await poll_an_hour_long_job(schedulerx_connection, polls=20)
     what = f"SchedulerX job 104 instance {instance_id}"
     still = [line for line in lines if " is still " in line]

@@ -1,0 +1,195 @@
+"""What every SchedulerX task shares: the hook, the checks of what it was given, what it
+pushes to XCom (redacted), how it reports an instance, and how it fails.
+
+A mixin, placed before ``BaseOperator`` or ``BaseSensorOperator``. Light to import: DAG files
+import its importers, so the hook, the client and the models load only when a task runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Collection, Iterator
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow_provider_schedulerx.config import validate_id, validate_name
+from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXError
+from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
+from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
+from airflow_provider_schedulerx.utils.waiting import Verdict
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import BaseOperatorLink
+
+    from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+    from airflow_provider_schedulerx.models import JobInstance
+
+__all__ = [
+    "SchedulerXTaskMixin",
+    "default_deferrable",
+    "defer_timeout",
+    "last_try",
+    "redacted",
+    "task_deadline",
+]
+
+#: Airflow's own deferral timeout comes this long after the task's deadline: a backstop for
+#: a triggerer that is down, so that the trigger reports the deadline itself when it can.
+DEFER_BACKSTOP_SECONDS = 60.0
+
+
+def redacted(value: Any) -> Any:
+    """``value`` with every secret Airflow's masker knows replaced, for XCom: an instance
+    echoes the parameters it was started with, which a template may have filled with one."""
+    from airflow.providers.common.compat.sdk import redact
+
+    return redact(value)
+
+
+def task_deadline(context: Any, execution_timeout: timedelta | None, timeout: float | None) -> float | None:
+    """Epoch seconds by which the wait must end: the earlier of the task's start plus its
+    ``execution_timeout`` and now plus ``timeout``."""
+    candidates = []
+    if timeout is not None:
+        candidates.append(time.time() + float(timeout))
+    if execution_timeout is not None:
+        ti = context.get("ti") if context else None
+        start = getattr(ti, "start_date", None)
+        started = start.timestamp() if start is not None else time.time()
+        candidates.append(started + execution_timeout.total_seconds())
+    return min(candidates) if candidates else None
+
+
+def defer_timeout(deadline: float | None) -> timedelta | None:
+    """Airflow's own deferral timeout for a wait that ends at ``deadline``."""
+    if deadline is None:
+        return None
+    return timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_BACKSTOP_SECONDS)
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` of the Airflow configuration."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def last_try(context: Any) -> bool:
+    """Whether a failure of this try fails the task for good (no retry is left)."""
+    ti = context.get("ti") if context else None
+    try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
+    if not isinstance(try_number, int) or not isinstance(max_tries, int):
+        return True
+    return try_number > max_tries
+
+
+class SchedulerXTaskMixin:
+    """The hook, the id checks, XCom and the way a SchedulerX task ends.
+
+    :param schedulerx_conn_id: the Airflow connection.
+    :param namespace: namespace, if not the connection's (templated).
+    :param group_id: application group, if not the connection's (templated).
+    """
+
+    ui_color = "#ff6a00"
+    ui_fgcolor = "#ffffff"
+    operator_extra_links: Collection[BaseOperatorLink] = (SchedulerXJobInstanceLink(),)
+
+    if TYPE_CHECKING:
+        log: Any
+
+    def __init__(
+        self,
+        *,
+        schedulerx_conn_id: str = DEFAULT_CONN_ID,
+        namespace: str | None = None,
+        group_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(schedulerx_conn_id, str) or not schedulerx_conn_id.strip():
+            raise SchedulerXConfigError(
+                f"schedulerx_conn_id: expected the id of an Airflow connection, got {schedulerx_conn_id!r}"
+            )
+        self.schedulerx_conn_id = schedulerx_conn_id
+        self.namespace = namespace
+        self.group_id = group_id
+
+    @cached_property
+    def hook(self) -> SchedulerXHook:
+        from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
+
+        return SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
+
+    # -- what the task was given ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def failing_as_airflow(self) -> Iterator[None]:
+        """Turn SchedulerX errors into the way an Airflow task fails: bad input or a refusal
+        for good, a transient failure retryably."""
+        from airflow_provider_schedulerx.utils.errors import task_error
+
+        try:
+            yield
+        except SchedulerXError as error:
+            raise task_error(error) from None
+
+    def checked_id(self, value: Any, setting: str) -> int:
+        """A rendered id, or the try fails for good naming the setting."""
+        with self.failing_as_airflow():
+            return validate_id(value, setting)
+
+    def check_scope(self) -> None:
+        """The rendered namespace and group, checked before any call."""
+        with self.failing_as_airflow():
+            self.namespace = validate_name(self.namespace, "namespace", required=False)
+            self.group_id = validate_name(self.group_id, "group_id", required=False)
+
+    # -- what it tells -------------------------------------------------------------------------
+
+    def push(self, context: Any, key: str, value: Any) -> None:
+        context["ti"].xcom_push(key=key, value=redacted(value))
+
+    def push_console_url(self, context: Any) -> None:
+        self.push(context, CONSOLE_URL_XCOM_KEY, self.hook.instance_console_url(self.namespace))
+
+    def log_tail(self, job_id: int, instance_id: int, lines: int | None = None) -> list[str]:
+        tail = (
+            self.hook.log_tail(job_id, instance_id)
+            if lines is None
+            else self.hook.log_tail(job_id, instance_id, lines=lines)
+        )
+        if tail:
+            self.log.info("Last %d log lines of instance %d:\n%s", len(tail), instance_id, "\n".join(tail))
+        return tail
+
+    def report(self, instance: JobInstance | dict[str, Any]) -> dict[str, Any]:
+        """Log how the instance stands and its log tail; its dict, redacted, for XCom."""
+        from airflow_provider_schedulerx.models import summarize
+
+        data = instance if isinstance(instance, dict) else instance.to_dict()
+        self.log.info("%s", summarize(data))
+        self.log_tail(data["job_id"], data["instance_id"])
+        return redacted(data)
+
+    # -- how it ends ----------------------------------------------------------------------
+
+    def fail_with(self, instance: JobInstance | dict[str, Any], verdict: Verdict) -> NoReturn:
+        """End the try for an instance that ended badly: its result and log tail in the
+        message; retryable, so that a retry starts (or waits for) another instance."""
+        from airflow_provider_schedulerx.utils.errors import SchedulerXInstanceFailed
+
+        data = instance if isinstance(instance, dict) else instance.to_dict()
+        tail = self.hook.log_tail(data["job_id"], data["instance_id"])
+        message = (
+            f"SchedulerX job {data['job_id']} instance {data['instance_id']} ended {data['status_name']}"
+        )
+        if verdict is Verdict.UNLISTED:
+            message += ", a final status in neither success_statuses nor failure_statuses"
+        if data.get("result"):
+            message += f": {data['result']}"
+        if tail:
+            message += "\nLast log lines:\n" + "\n".join(f"  {line}" for line in tail)
+        raise SchedulerXInstanceFailed(redacted(message))
