@@ -21,7 +21,16 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="schedulerx-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "example_dags")
+# The DAGs folder holds the example DAGs and the tests' own (Airflow 3's dag.test() runs only
+# DAGs of a configured bundle).
+_DAGS = _AIRFLOW_HOME / "dags"
+_DAGS.mkdir()
+for _dag_file in [
+    *(Path(__file__).resolve().parent.parent / "example_dags").glob("*.py"),
+    *(Path(__file__).resolve().parent / "dags" / "files").glob("*.py"),
+]:
+    (_DAGS / _dag_file.name).symlink_to(_dag_file)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 # Airflow 3.0 logs a task's failure as a rich traceback, wrapped at the console's width:
 # wide enough that the messages the tests look for stay on one line.

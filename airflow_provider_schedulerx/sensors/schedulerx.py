@@ -166,6 +166,7 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
                 deadline=deadline,
                 success_statuses=success,
                 failure_statuses=failure,
+                failed_polls=self._failed_polls(context).length,
             ),
             method_name="execute_complete",
             timeout=defer_timeout(deadline),

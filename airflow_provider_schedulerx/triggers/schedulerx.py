@@ -52,6 +52,8 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
     :param stop_on_kill: stop the instance when a user marks the deferred task failed or
         clears it (set for instances the task started itself); a task marked successful
         leaves it running.
+    :param failed_polls: failed polls in a row before the trigger took over (a sensor's
+        first poke), counted on with the trigger's own.
     :param max_consecutive_errors: ignored; kept so that triggers serialized by 0.1 load.
     """
 
@@ -68,6 +70,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         success_statuses: Iterable[int] | None = None,
         failure_statuses: Iterable[int] | None = None,
         stop_on_kill: bool = False,
+        failed_polls: int = 0,
         max_consecutive_errors: int | None = None,
     ) -> None:
         super().__init__()
@@ -84,6 +87,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
             default.failure if failure_statuses is None else failure_statuses,
         )
         self.stop_on_kill = stop_on_kill
+        self.failed_polls = int(failed_polls)
         self._over = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -101,6 +105,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
                 "success_statuses": success,
                 "failure_statuses": failure,
                 "stop_on_kill": self.stop_on_kill,
+                "failed_polls": self.failed_polls,
             },
         )
 
@@ -149,7 +154,7 @@ class SchedulerXJobInstanceTrigger(BaseTrigger):
         poll = client.prepared(
             actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
         )
-        streak = ErrorStreak()
+        streak = ErrorStreak(self.failed_polls)
         last_status = None
         status_log = StatusLog(self.log, self.what)
         loop = asyncio.get_running_loop()

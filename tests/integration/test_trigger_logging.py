@@ -9,7 +9,6 @@ from unittest import mock
 from airflow_provider_schedulerx.emulator import Emulator
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.rpc.aio import close_shared_session
-from airflow_provider_schedulerx.triggers import schedulerx as schedulerx_trigger
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 from airflow_provider_schedulerx.utils import waiting
 from airflow_provider_schedulerx.utils.waiting import StatusLog
