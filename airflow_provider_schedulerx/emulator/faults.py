@@ -46,6 +46,7 @@ class FaultRule:
     :param count: fire for the next ``count`` matching requests only (with ``rate``: at most
         that many times).
     :param actions: limit to these actions; ``None`` for all.
+    :param jobs: limit to requests naming one of these job ids (``JobId``); ``None`` for all.
     :param seconds: ``slow``: delay; ``throttle``: the retry-after to announce (0: none).
     """
 
@@ -53,6 +54,7 @@ class FaultRule:
     rate: float | None = None
     count: int | None = None
     actions: frozenset[str] | None = None
+    jobs: frozenset[int] | None = None
     seconds: float | None = None
 
     @property
@@ -71,7 +73,9 @@ class Faults:
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self._rules: dict[str, FaultRule] = {}
+        # One rule per kind and set of jobs: a kind set for all jobs and one set for a few
+        # jobs (tests running side by side) are apart; the one for named jobs goes first.
+        self._rules: dict[tuple[str, frozenset[int] | None], FaultRule] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._server_errors = 0
@@ -83,13 +87,16 @@ class Faults:
         count: int | None = None,
         actions: Iterable[str] | None = None,
         seconds: float | None = None,
+        jobs: Iterable[int] | None = None,
     ) -> FaultRule:
-        """Inject a fault (replacing an earlier setting of that kind).
+        """Inject a fault (replacing an earlier setting of that kind for the same jobs).
 
         :param kind: one of :data:`FAULT_KINDS`.
         :param rate: probability per matching request, 0 to 1.
         :param count: number of matching requests to spoil.
         :param actions: action names to limit the fault to.
+        :param jobs: job ids to limit the fault to (so that tests running side by side on one
+            emulator spoil only their own job's calls).
         :param seconds: delay for ``slow``; retry-after for ``throttle``.
         :raises ValueError: unknown kind or values out of range.
         """
@@ -108,10 +115,11 @@ class Faults:
             rate=rate,
             count=count,
             actions=None if actions is None else frozenset(actions),
+            jobs=None if jobs is None else frozenset(int(job) for job in jobs),
             seconds=seconds,
         )
         with self._lock:
-            self._rules[kind] = rule
+            self._rules[(kind, rule.jobs)] = rule
         return rule
 
     def clear(self, kind: str | None = None) -> None:
@@ -123,17 +131,18 @@ class Faults:
             if kind is None:
                 self._rules.clear()
             else:
-                self._rules.pop(kind, None)
+                for key in [key for key in self._rules if key[0] == kind]:
+                    del self._rules[key]
 
     def active(self) -> dict[str, FaultRule]:
-        """The faults currently set, by kind."""
+        """The faults currently set, by kind (for several sets of jobs, the last set)."""
         with self._lock:
-            return dict(self._rules)
+            return {kind: rule for (kind, _), rule in self._rules.items()}
 
     def __bool__(self) -> bool:
         return bool(self._rules)
 
-    def draw(self, kind: str, action: str) -> FaultRule | None:
+    def draw(self, kind: str, action: str, job_id: int | None = None) -> FaultRule | None:
         """Decide whether this request gets fault ``kind``; uses up one of a counted fault.
 
         :returns: the rule when it fires, else ``None``.
@@ -141,19 +150,25 @@ class Faults:
         if not self._rules:
             return None
         with self._lock:
-            rule = self._rules.get(kind)
-            if rule is None or (rule.actions is not None and action not in rule.actions):
+            for key, rule in sorted(self._rules.items(), key=lambda item: item[0][1] is None):
+                if key[0] != kind or (rule.actions is not None and action not in rule.actions):
+                    continue
+                if rule.jobs is not None and job_id not in rule.jobs:
+                    continue
+                return self._fire(key, rule)
+            return None
+
+    def _fire(self, key: tuple[str, frozenset[int] | None], rule: FaultRule) -> FaultRule | None:
+        if rule.rate is not None and self._rng.random() >= rule.rate:
+            return None
+        if rule.count is not None:
+            if rule.count <= 0:
+                del self._rules[key]
                 return None
-            if rule.rate is not None and self._rng.random() >= rule.rate:
-                return None
-            if rule.count is not None:
-                if rule.count <= 0:
-                    del self._rules[kind]
-                    return None
-                rule.count -= 1
-                if rule.count == 0:
-                    del self._rules[kind]
-            return rule
+            rule.count -= 1
+            if rule.count == 0:
+                del self._rules[key]
+        return rule
 
     def next_server_error(self) -> tuple[int, str, str]:
         """Alternate between 503 ServiceUnavailable and 500 InternalError."""

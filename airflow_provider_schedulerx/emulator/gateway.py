@@ -171,8 +171,9 @@ class Gateway:
         version = headers.get("x-acs-version") or params.get("Version") or ""
         label = action or "-"
         self.stats.calls[label] += 1
+        job = _job_of(params)
 
-        if self.faults and self._fault(fault_kinds.RESET, label):
+        if self.faults and self._fault(fault_kinds.RESET, label, job):
             _abort(request)
             self._log(label, None, "reset", "-", started)
             raise asyncio.CancelledError
@@ -188,18 +189,18 @@ class Gateway:
         # Faults other than ``reset`` only spoil authenticated requests, one fault each.
         spoilable = bool(self.faults) and reply.authenticated and not reply.faulted
         if spoilable:
-            if self._fault(fault_kinds.RESET_AFTER, label):
+            if self._fault(fault_kinds.RESET_AFTER, label, job):
                 _abort(request)
                 self._log(label, access_key, "reset", reply.code, started)
                 raise asyncio.CancelledError
-            slow = self._fault(fault_kinds.SLOW, label)
+            slow = self._fault(fault_kinds.SLOW, label, job)
             if slow is not None:
                 await asyncio.sleep(slow.delay)
         text = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
-        if spoilable and self._fault(fault_kinds.MALFORMED, label):
+        if spoilable and self._fault(fault_kinds.MALFORMED, label, job):
             text = text[: max(1, len(text) // 2)]
         reply.headers["x-acs-request-id"] = request_id
-        if spoilable and self._fault(fault_kinds.CUT, label):
+        if spoilable and self._fault(fault_kinds.CUT, label, job):
             await _cut(request, reply, text)
             self._log(label, access_key, "cut", reply.code, started)
             raise asyncio.CancelledError
@@ -212,8 +213,8 @@ class Gateway:
             headers=reply.headers,
         )
 
-    def _fault(self, kind: str, action: str) -> FaultRule | None:
-        rule = self.faults.draw(kind, action)
+    def _fault(self, kind: str, action: str, job: int | None) -> FaultRule | None:
+        rule = self.faults.draw(kind, action, job)
         if rule is not None:
             self.stats.faults[kind] += 1
         return rule
@@ -256,7 +257,7 @@ class Gateway:
                 credential = self.authenticator.verify(signed)
             authenticated = True
             if self.faults:
-                spoiled = self._pre_action_fault(action, error)
+                spoiled = self._pre_action_fault(action, error, _job_of(params))
                 if spoiled is not None:
                     spoiled.authenticated = True
                     spoiled.faulted = True
@@ -295,23 +296,24 @@ class Gateway:
         self,
         action: str,
         error: Callable[[str, str, int], _Reply],
+        job: int | None,
     ) -> _Reply | None:
-        rule = self._fault(fault_kinds.THROTTLE, action)
+        rule = self._fault(fault_kinds.THROTTLE, action, job)
         if rule is not None:
             reply = error("Throttling.User", "Request was denied due to user flow control.", 400)
             if rule.delay > 0:
                 reply.headers["x-acs-retry-after"] = str(max(1, int(rule.delay * 1000)))
             return reply
-        if self._fault(fault_kinds.SERVER_ERROR, action) is not None:
+        if self._fault(fault_kinds.SERVER_ERROR, action, job) is not None:
             status, code, message = self.faults.next_server_error()
             return error(code, message, status)
-        if self._fault(fault_kinds.CLOCK_SKEW, action) is not None:
+        if self._fault(fault_kinds.CLOCK_SKEW, action, job) is not None:
             return error(
                 "InvalidTimeStamp.Expired",
                 "Specified time stamp or date value is expired.",
                 400,
             )
-        if self._fault(fault_kinds.EXPIRED_CREDENTIALS, action) is not None:
+        if self._fault(fault_kinds.EXPIRED_CREDENTIALS, action, job) is not None:
             return error("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 400)
         return None
 
@@ -327,6 +329,11 @@ class Gateway:
                 code,
                 elapsed,
             )
+
+
+def _job_of(params: dict[str, str]) -> int | None:
+    value = params.get("JobId", "")
+    return int(value) if value.isdigit() else None
 
 
 async def _not_found(request: web.Request) -> web.Response:

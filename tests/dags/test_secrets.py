@@ -31,6 +31,8 @@ SECRET_MARKER = "LEAKMARKER-ak-secret-3b9d51"
 WRONG_SECRET_MARKER = "LEAKMARKER-wrong-secret-77c0a2"
 STS_TOKEN_MARKER = "LEAKMARKER-sts-token-e41f08"
 OIDC_TOKEN_MARKER = "LEAKMARKER-oidc-token-9a6c3d"
+#: A password with the characters URL-encoding changes, templated into instance_parameters.
+TEMPLATED_MARKER = "LEAKMARKER+templ/ated=pw42"
 ROLE_ARN = "acs:ram::123456789012:role/airflow-schedulerx"
 
 
@@ -120,6 +122,20 @@ def test_no_secret_shows_anywhere(emulator, signatures, monkeypatch, capfd, capl
     )
     outcomes["v3 branch"] = run("example_schedulerx_report_and_branch", 102)
 
+    # A password templated into the job's parameters: SchedulerX echoes them, the provider
+    # redacts them (XCom, trigger events, urllib3's URL-encoded request lines).
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_VAULT",
+        json.dumps({"conn_type": "generic", "login": "vault", "password": TEMPLATED_MARKER}),
+    )
+    templated = {"instance_parameters": "pw={{ conn.schedulerx_vault.password }}", "poll_interval": 0.1}
+    outcomes["templated poll"] = run("example_schedulerx_execute_job", 101, run_job=templated)
+    outcomes["templated deferred"] = run(
+        "example_schedulerx_execute_job", 101, run_job={**templated, "deferrable": True}
+    )
+    echoed = [instance.parameters for instance in emulator.instances(101)]
+    assert f"pw={TEMPLATED_MARKER}" in echoed  # the job did get the secret
+
     # V1 puts the signature (and an STS token) in the URL; assume a role, so the run holds
     # STS credentials it obtained itself; a dropped connection and an expired token on the way.
     monkeypatch.setenv(
@@ -170,7 +186,12 @@ def test_no_secret_shows_anywhere(emulator, signatures, monkeypatch, capfd, capl
     output = "\n".join(line for line in output.splitlines() if "MaskSecret(value=" not in line)
     states = {label: task_states(dag_run) for label, dag_run in outcomes.items()}
     assert (
-        states["v3 success"] == states["v1 role success"] == states["oidc success"] == {"run_job": "success"}
+        states["v3 success"]
+        == states["v1 role success"]
+        == states["oidc success"]
+        == states["templated poll"]
+        == states["templated deferred"]
+        == {"run_job": "success"}
     )
     assert (
         states["v3 failure"]
@@ -186,7 +207,14 @@ def test_no_secret_shows_anywhere(emulator, signatures, monkeypatch, capfd, capl
     issued = list(emulator.credentials.issued)
     assert len(issued) >= 3 and len(signatures) >= 40
     assert any(len(signature) == 64 for signature in signatures)  # V3's hex signatures too
-    secrets = {SECRET_MARKER, WRONG_SECRET_MARKER, STS_TOKEN_MARKER, OIDC_TOKEN_MARKER, *signatures}
+    secrets = {
+        SECRET_MARKER,
+        WRONG_SECRET_MARKER,
+        STS_TOKEN_MARKER,
+        OIDC_TOKEN_MARKER,
+        TEMPLATED_MARKER,
+        *signatures,
+    }
     for credential in issued:
         secrets |= {credential.access_key_secret, credential.security_token or ""}
     secrets.discard("")

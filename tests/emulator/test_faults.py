@@ -226,3 +226,18 @@ def test_sdk_sees_throttling(emulator):
         )
     assert caught.value.code == "Throttling.User"
     assert caught.value.retry_after == 250
+
+
+def test_faults_can_be_limited_to_jobs_and_one_set_per_jobs_holds():
+    faults = Faults(seed=1)
+    faults.set("server_error", count=2, jobs=[7])
+    faults.set("server_error", count=1, jobs=[8])
+    assert faults.draw("server_error", "GetJobInstance", 9) is None
+    assert faults.draw("server_error", "GetJobInstance", None) is None
+    assert faults.draw("server_error", "GetJobInstance", 8) is not None
+    assert faults.draw("server_error", "GetJobInstance", 8) is None  # its one is used up
+    assert faults.draw("server_error", "GetJobInstance", 7) is not None
+    faults.set("server_error", count=1)  # for every job, alongside job 7's
+    assert faults.draw("server_error", "GetJobInstance", 7) is not None  # job 7's goes first
+    assert faults.draw("server_error", "GetJobInstance", 7) is not None  # then everyone's
+    assert not faults
