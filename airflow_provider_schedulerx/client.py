@@ -17,6 +17,7 @@ and request id. Their methods are the actions of
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -107,6 +108,14 @@ class _BaseClient:
         }
 
 
+def _with_self(method: Any, build: Callable[..., Any]) -> None:
+    """Give ``method`` the signature of ``build`` with ``self`` first, so that introspection
+    (``help()``, a bound method's signature) shows the method's own parameters."""
+    signature = inspect.signature(build)
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(parameters=[this, *signature.parameters.values()])
+
+
 def _sync(build: Callable[P, ApiCall[T]]) -> Callable[Concatenate[SchedulerXClient, P], T]:
     """The sync client's method for one action of the catalogue."""
 
@@ -114,6 +123,7 @@ def _sync(build: Callable[P, ApiCall[T]]) -> Callable[Concatenate[SchedulerXClie
     def method(self: SchedulerXClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self.run(build(*args, **kwargs))
 
+    _with_self(method, build)
     return method
 
 
@@ -126,6 +136,7 @@ def _async(
     async def method(self: AsyncSchedulerXClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.run(build(*args, **kwargs))
 
+    _with_self(method, build)
     return method
 
 
@@ -271,8 +282,4 @@ class AsyncSchedulerXClient(_BaseClient):
 
     call = _async(actions.call)
     get_job_instance = _async(actions.get_job_instance)
-    execute_job = _async(actions.execute_job)
     stop_instance = _async(actions.stop_instance)
-    get_log = _async(actions.get_log)
-    get_job_info = _async(actions.get_job_info)
-    list_jobs = _async(actions.list_jobs)

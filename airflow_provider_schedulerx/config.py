@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "KNOWN_REGIONS",
     "MAX_ID",
+    "MAX_LOG_LINES",
     "NETWORKS",
     "SIGNATURE_VERSIONS",
     "ClientConfig",
@@ -42,6 +43,8 @@ DEFAULT_REGION = "cn-hangzhou"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SIGNATURE_VERSIONS = ("v3", "v1")
 NETWORKS = ("public", "vpc")
+#: The most log lines ``GetLog`` returns at once.
+MAX_LOG_LINES = 200
 #: Ids are Java longs on the service's side.
 MAX_ID = 2**63 - 1
 #: Names (namespace, group, job, worker) are short identifiers on the service's side.

@@ -27,6 +27,7 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXResponseError,
 )
 from airflow_provider_schedulerx.rpc.protocol import RequestTemplate, parse_reply, stringify_params
+from airflow_provider_schedulerx.signing import TIMESTAMP_FORMAT
 
 __all__ = [
     "Credentials",
@@ -248,7 +249,7 @@ def _credentials_from_sts(data: dict[str, Any], action: str) -> Credentials:
     ):
         raise SchedulerXResponseError(f"{action}: the reply holds no usable Credentials")
     try:
-        expiration = calendar.timegm(time.strptime(creds["Expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+        expiration = calendar.timegm(time.strptime(creds["Expiration"], TIMESTAMP_FORMAT))
     except ValueError:
         raise SchedulerXResponseError(f"{action}: the reply's Credentials.Expiration is not a time") from None
     return Credentials(

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 __all__ = [
     "EMPTY_PAYLOAD_SHA256",
+    "TIMESTAMP_FORMAT",
     "V3_ALGORITHM",
     "V3Signer",
     "canonical_query",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
+#: How Alibaba Cloud writes a UTC time: a request's timestamp, an STS credential's expiration.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 V1_SIGNATURE_METHOD = "HMAC-SHA1"
 EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_schedulerx.config import MAX_LOG_LINES
 from airflow_provider_schedulerx.emulator.errors import ServiceError
 from airflow_provider_schedulerx.emulator.params import CallContext, Handler, Params
-from airflow_provider_schedulerx.emulator.views import MAX_LOG_LINES
 
 __all__ = ["SCHEDULERX_ACTIONS", "SCHEDULERX_VERSION", "UNIMPLEMENTED_ACTIONS"]
 

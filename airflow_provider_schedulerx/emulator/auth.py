@@ -17,11 +17,11 @@ from datetime import datetime
 from airflow_provider_schedulerx import signing
 from airflow_provider_schedulerx.emulator.errors import ServiceError
 from airflow_provider_schedulerx.emulator.identities import Credential, CredentialStore
+from airflow_provider_schedulerx.signing import TIMESTAMP_FORMAT
 
 __all__ = ["Authenticator", "NonceCache", "SignedRequest", "parse_timestamp"]
 
 TIMESTAMP_WINDOW_SECONDS = 15 * 60
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 V3_REQUIRED_HEADERS = (
     "host",
     "x-acs-action",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from airflow_provider_schedulerx.config import DEFAULT_TIMEZONE
 from airflow_provider_schedulerx.emulator.faults import FAULT_KINDS
 from airflow_provider_schedulerx.emulator.identities import DEFAULT_OIDC_PROVIDER_ARN
 from airflow_provider_schedulerx.emulator.server import (
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     parser.add_argument("--group-id", default=DEFAULT_GROUP_ID)
     parser.add_argument("--region-id", default=DEFAULT_REGION_ID)
-    parser.add_argument("--timezone", default="Asia/Shanghai", help="zone of reply times")
+    parser.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of reply times")
     parser.add_argument(
         "--sts-max-lifetime",
         type=float,

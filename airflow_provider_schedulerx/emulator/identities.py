@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_schedulerx.emulator.errors import ServiceError
+from airflow_provider_schedulerx.signing import TIMESTAMP_FORMAT
 
 __all__ = ["Credential", "CredentialStore", "OidcRegistry", "format_timestamp"]
 
@@ -24,11 +25,10 @@ ISSUED_STS_KEPT = 1000
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_OIDC_PROVIDER_ARN = f"acs:ram::{DEFAULT_ACCOUNT_ID}:oidc-provider/ack-rrsa-demo"
 _ALPHANUMERIC = string.ascii_letters + string.digits
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def format_timestamp(epoch: float) -> str:
-    """``epoch`` as STS writes an expiration: ``%Y-%m-%dT%H:%M:%SZ``, UTC."""
+    """``epoch`` as STS writes an expiration (UTC)."""
     return time.strftime(TIMESTAMP_FORMAT, time.gmtime(epoch))
 
 

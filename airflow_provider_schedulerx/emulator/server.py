@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from airflow_provider_schedulerx.config import is_loopback_host
+from airflow_provider_schedulerx.config import DEFAULT_REGION, DEFAULT_TIMEZONE, is_loopback_host
 from airflow_provider_schedulerx.emulator.auth import Authenticator
 from airflow_provider_schedulerx.emulator.faults import Faults
 from airflow_provider_schedulerx.emulator.gateway import EmulatorStats, Gateway, build_app, logger
@@ -39,7 +39,7 @@ DEFAULT_ACCESS_KEY_ID = "emulator-ak"
 DEFAULT_ACCESS_KEY_SECRET = "emulator-secret"
 DEFAULT_NAMESPACE = "demo-namespace"
 DEFAULT_GROUP_ID = "demo.defaultGroup"
-DEFAULT_REGION_ID = "cn-hangzhou"
+DEFAULT_REGION_ID = DEFAULT_REGION
 #: Seconds after which the emulator closes a connection that sends nothing, or a request
 #: that is not complete; above the client's own keep-alive of 30 s.
 DEFAULT_IDLE_TIMEOUT = 60.0
@@ -110,7 +110,7 @@ class Emulator:
         port: int = 0,
         sts_max_lifetime: float | None = None,
         seed: int | None = None,
-        timezone: str = "Asia/Shanghai",
+        timezone: str = DEFAULT_TIMEZONE,
         oidc_provider_arn: str = DEFAULT_OIDC_PROVIDER_ARN,
         oidc_tokens: Iterable[str] = (),
         clock: Callable[[], float] = time.time,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from airflow_provider_schedulerx.config import DEFAULT_TIMEZONE, MAX_LOG_LINES
 from airflow_provider_schedulerx.emulator.lifecycle import InstanceState
 from airflow_provider_schedulerx.emulator.specs import JobSpec
 from airflow_provider_schedulerx.emulator.store import EmulatorState
@@ -16,7 +17,6 @@ __all__ = ["Views"]
 
 EXECUTOR = "openapi"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-MAX_LOG_LINES = 200
 
 
 class Views:
@@ -26,7 +26,7 @@ class Views:
     :param timezone: zone of the wall-clock time strings.
     """
 
-    def __init__(self, state: EmulatorState, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, state: EmulatorState, timezone: str = DEFAULT_TIMEZONE) -> None:
         self.state = state
         self.tz = ZoneInfo(timezone)
         self._format_second = functools.lru_cache(maxsize=1024)(self._format_uncached)

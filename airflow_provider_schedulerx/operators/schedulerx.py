@@ -422,8 +422,7 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        from airflow_provider_schedulerx.config import validate_count
-        from airflow_provider_schedulerx.rpc.actions import MAX_LOG_LINES
+        from airflow_provider_schedulerx.config import MAX_LOG_LINES, validate_count
 
         self.job_id = job_id
         self.job_instance_id = job_instance_id

@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_schedulerx.config import shown, validate_count, validate_id, validate_name
+from airflow_provider_schedulerx.config import (
+    MAX_LOG_LINES,
+    shown,
+    validate_count,
+    validate_id,
+    validate_name,
+)
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
 from airflow_provider_schedulerx.models import JobInstance
 from airflow_provider_schedulerx.rpc.replies import data_of, job_instance
@@ -42,8 +48,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-#: The most log lines ``GetLog`` returns at once.
-MAX_LOG_LINES = 200
 #: The largest page of a list: the service publishes no maximum, and its SDK's examples stay
 #: well under this.
 MAX_PAGE_SIZE = 100

@@ -8,6 +8,7 @@ the caller gives (a task's). No attempt outlives it, nor the client's ``timeout`
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -31,8 +32,6 @@ __all__ = ["AsyncEngine", "CallStats", "SyncEngine"]
 log = logging.getLogger("airflow_provider_schedulerx.client")
 
 T = TypeVar("T")
-#: Calls whose request template an engine keeps (a poll loop repeats one call).
-MAX_REMEMBERED_REQUESTS = 16
 #: The service takes one ExecuteJob per job and second (its job id and schedule time are a
 #: unique index): starts of one job from one process are spaced this far apart.
 START_SPACING_SECONDS = 1.0
@@ -62,7 +61,10 @@ _start_spacing = StartSpacing()
 
 
 class SigningKeys(Protocol):
-    """One set of credentials (:class:`~airflow_provider_schedulerx.credentials.Credentials`)."""
+    """One set of credentials (:class:`~airflow_provider_schedulerx.credentials.Credentials`),
+    hashable (a frozen record)."""
+
+    def __hash__(self) -> int: ...
 
     @property
     def access_key_id(self) -> str: ...
@@ -109,6 +111,31 @@ class _Attempts:
     sending: bool = False
 
 
+@functools.lru_cache(maxsize=256)
+def _template(
+    action: str,
+    method: str,
+    params: tuple[tuple[str, str], ...],
+    endpoint: str,
+    credentials: SigningKeys,
+    signature_version: str,
+    user_agent: str,
+) -> RequestTemplate:
+    """The request template of a call (a poll loop repeats one call: it is laid out once)."""
+    return RequestTemplate(
+        action=action,
+        version=API_VERSION,
+        params=dict(params),
+        method=method,
+        endpoint=endpoint,
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        signature_version=signature_version,
+        user_agent=user_agent,
+    )
+
+
 class _Engine:
     """What the sync and async loops share: the request templates, the time left, and the
     decision after a failure."""
@@ -122,7 +149,6 @@ class _Engine:
             backoff_max=config.backoff_max,
         )
         self.stats = CallStats()
-        self._templates: dict[tuple[Any, ...], RequestTemplate] = {}
 
     def _start(self, deadline: float | None) -> _Attempts:
         """The attempts of one call, to end within ``retry_deadline`` and by ``deadline``
@@ -147,23 +173,16 @@ class _Engine:
         self, call: ApiCall[Any], params: Mapping[str, str], credentials: SigningKeys
     ) -> PreparedRequest:
         """One signed attempt of ``call``, from the call's request template (made once)."""
-        key = (call.action, call.method, tuple(params.items()), credentials)
-        template = self._templates.get(key)
-        if template is None:
-            if len(self._templates) >= MAX_REMEMBERED_REQUESTS:
-                self._templates.clear()
-            template = self._templates[key] = RequestTemplate(
-                action=call.action,
-                version=API_VERSION,
-                params=params,
-                method=call.method,
-                endpoint=self.config.endpoint,
-                access_key_id=credentials.access_key_id,
-                access_key_secret=credentials.access_key_secret,
-                security_token=credentials.security_token,
-                signature_version=self.config.signature_version,
-                user_agent=self.config.user_agent,
-            )
+        config = self.config
+        template = _template(
+            call.action,
+            call.method,
+            tuple(params.items()),
+            config.endpoint,
+            credentials,
+            config.signature_version,
+            config.user_agent,
+        )
         return template.sign()
 
     def _after_failure(self, call: ApiCall[Any], error: SchedulerXError, state: _Attempts) -> float:

@@ -42,7 +42,6 @@ __all__ = [
     "stringify_params",
 ]
 
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: The largest reply read. A SchedulerX reply is at most a few hundred KB (200 log lines, a
 #: page of 100 instances); anything larger is refused unread, compressed or not.
 MAX_REPLY_BYTES = 2 * 1024 * 1024
@@ -170,7 +169,7 @@ class RequestTemplate:
     def sign(self, *, now: float | None = None, nonce: str | None = None) -> PreparedRequest:
         """One attempt, with its own timestamp and nonce."""
         nonce = nonce or secrets.token_hex(16)
-        timestamp = time.strftime(_TIMESTAMP_FORMAT, time.gmtime(now))
+        timestamp = time.strftime(signing.TIMESTAMP_FORMAT, time.gmtime(now))
         if self._v3 is not None:
             headers = {**self._headers, "x-acs-date": timestamp, "x-acs-signature-nonce": nonce}
             headers["authorization"] = self._v3.authorization(timestamp, nonce)
