@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,7 @@ class HostileServer:
         self.behaviour: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any] = self.silent
         self.recorder = Recorder()
         self.requests = 0
+        self.first_request_at: float | None = None  # time.monotonic()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="hostile-server")
@@ -108,6 +110,8 @@ class HostileServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.requests += 1
+        if self.first_request_at is None:
+            self.first_request_at = time.monotonic()
         try:
             await _read_request(reader)
             await self.behaviour(reader, writer)

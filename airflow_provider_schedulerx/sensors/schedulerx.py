@@ -76,6 +76,12 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        # Checked before Airflow's own checks, which fail on some (an infinite timeout) with
+        # an error that does not name the setting.
+        if "poke_interval" in kwargs:
+            check_poll_interval(_seconds(kwargs["poke_interval"]), "poke_interval")
+        if kwargs.get("timeout") is not None:
+            check_timeout(_seconds(kwargs["timeout"]), "timeout")
         super().__init__(**kwargs)
         self.job_id = job_id
         self.job_instance_id = job_instance_id
@@ -189,3 +195,8 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         if event.get("retryable"):
             raise SchedulerXUnavailable(f"SchedulerX kept failing: {message}")
         raise AirflowFailException(message)
+
+
+def _seconds(value: Any) -> Any:
+    """A duration given as a ``timedelta`` in seconds; anything else as it is."""
+    return value.total_seconds() if hasattr(value, "total_seconds") else value

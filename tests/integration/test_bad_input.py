@@ -265,3 +265,98 @@ def test_an_unknown_status_is_kept_and_reported(new_status_emulator, airflow_db,
     assert f"job 501 instance {instance_id + 1}: unrecognized 42" in output
     assert xcom(dag_run, "start_job", "job_instance_id") == instance_id + 1
     assert InstanceStatus(42).label == "unrecognized 42"
+
+
+def _operator(**kwargs: Any) -> Any:
+    from airflow_provider_schedulerx.operators.schedulerx import SchedulerXExecuteJobOperator
+
+    return SchedulerXExecuteJobOperator(task_id="t", job_id=101, **kwargs)
+
+
+def _sensor(**kwargs: Any) -> Any:
+    from airflow_provider_schedulerx.sensors.schedulerx import SchedulerXJobInstanceSensor
+
+    return SchedulerXJobInstanceSensor(task_id="t", job_id=101, job_instance_id=1, **kwargs)
+
+
+def _report(**kwargs: Any) -> Any:
+    from airflow_provider_schedulerx.operators.schedulerx import SchedulerXGetJobInstanceOperator
+
+    return SchedulerXGetJobInstanceOperator(task_id="t", job_id=101, job_instance_id=1, **kwargs)
+
+
+#: Task arguments that are not templated: refused when the DAG is parsed.
+TASK_ARGUMENTS: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "poll_interval not a number": (_operator, {"poll_interval": float("nan")}, "poll_interval: expected"),
+    "poll_interval infinite": (_operator, {"poll_interval": float("inf")}, "poll_interval: expected"),
+    "poll_interval a string": (_operator, {"poll_interval": "10"}, "poll_interval: expected a number"),
+    "poll_interval zero": (
+        _operator,
+        {"poll_interval": 0},
+        "poll_interval: expected a number of seconds at least 0.1",
+    ),
+    "poll_interval a boolean": (_operator, {"poll_interval": True}, "poll_interval: expected"),
+    "timeout not a number": (_operator, {"timeout": float("nan")}, "timeout: expected a number of seconds"),
+    "timeout infinite": (_operator, {"timeout": float("inf")}, "timeout: expected a number of seconds"),
+    "timeout a string": (_operator, {"timeout": "10"}, "timeout: expected a number of seconds"),
+    "timeout zero": (_operator, {"timeout": 0}, "timeout: expected a number of seconds greater than 0"),
+    "deferrable a string": (_operator, {"deferrable": "yes"}, "deferrable: expected True or False"),
+    "wait_for_completion a string": (
+        _operator,
+        {"wait_for_completion": "no"},
+        "wait_for_completion: expected",
+    ),
+    "check_job_status a string": (_operator, {"check_job_status": "yes"}, "check_job_status: expected"),
+    "worker and label": (_operator, {"worker": "w", "worker_label": "l"}, "worker and worker_label"),
+    "an unknown status": (_operator, {"success_statuses": ["done"]}, "success_statuses: 'done' is not"),
+    "overlapping statuses": (_operator, {"failure_statuses": ["success"]}, "both contain: success"),
+    "no success status": (_operator, {"success_statuses": []}, "success_statuses: give at least one"),
+    "an empty connection id": (_operator, {"schedulerx_conn_id": " "}, "schedulerx_conn_id: expected"),
+    "poke_interval zero": (_sensor, {"poke_interval": 0, "deferrable": True}, "poke_interval: expected"),
+    "poke_interval not a number": (_sensor, {"poke_interval": float("nan")}, "poke_interval"),
+    "sensor timeout infinite": (_sensor, {"timeout": float("inf")}, "timeout: expected a number of seconds"),
+    "sensor deferrable a string": (_sensor, {"deferrable": 1}, "deferrable: expected True or False"),
+    "report log_lines too many": (
+        _report,
+        {"log_lines": 500},
+        "log_lines: expected a whole number from 0 to 200",
+    ),
+    "report statuses unknown": (_report, {"failure_statuses": [42]}, "failure_statuses: 42 is not"),
+}
+
+
+@pytest.mark.parametrize("case", TASK_ARGUMENTS)
+def test_bad_task_arguments_are_refused_when_the_dag_is_parsed(case):
+    make, kwargs, message = TASK_ARGUMENTS[case]
+    with pytest.raises(Exception) as caught:
+        make(**kwargs)
+    assert message in str(caught.value) or (
+        "poke_interval" in message and "poke_interval must be" in str(caught.value)
+    ), str(caught.value)
+
+
+#: Templated arguments, checked once rendered: the try fails for good, before any request.
+RENDERED: dict[str, tuple[dict[str, Any], str]] = {
+    "a superscript job id": ({"job_id": "\u00b2"}, "job_id: expected a SchedulerX id"),
+    "a fullwidth job id": ({"job_id": "\uff11\uff10\uff11"}, "job_id: expected a SchedulerX id"),
+    "a 5,000-digit job id": ({"job_id": "9" * 5000}, "job_id: expected a SchedulerX id"),
+    "a job id beyond a long": ({"job_id": str(2**63)}, "job_id: expected a SchedulerX id"),
+    "a job id rendered to nothing": ({"job_id": ""}, "did the template render to nothing?"),
+    "oversized parameters": ({"instance_parameters": "x" * 7000}, "instance_parameters: at most 6144 bytes"),
+    "a namespace with a space": ({"namespace": "a b"}, "namespace: 'a b' must not contain"),
+    "a worker with a space": ({"worker": "a b"}, "worker: 'a b' must not contain"),
+}
+
+
+@pytest.mark.dag
+@pytest.mark.parametrize("case", RENDERED)
+def test_bad_rendered_arguments_fail_the_try_before_any_request(
+    airflow_db, schedulerx_connection, capfd, case
+):
+    from tests.dags.test_example_dags import printed, run_example, task_states
+
+    overrides, message = RENDERED[case]
+    dag_run = run_example("example_schedulerx_execute_job", 101, run_job=overrides)
+    assert task_states(dag_run) == {"run_job": "failed"}
+    assert message in printed(capfd)
+    assert sum(schedulerx_connection.stats.calls.values()) == 0

@@ -11,6 +11,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +193,48 @@ def test_the_test_button_answers_within_ten_seconds(hostile, bomb, case, monkeyp
     assert time.monotonic() - started < 10
     assert not ok and ACCESS_KEY_SECRET not in message
     assert hostile.recorder.received == []
+
+
+TASK_CASES = ["redirect 307", "a byte a second", "silent", "gzip bomb", "another instance", "status a word"]
+SENSOR_TIMEOUT = 6.0
+
+
+@pytest.mark.dag
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poking", "deferred"])
+@pytest.mark.parametrize("case", TASK_CASES)
+def test_a_waiting_task(airflow_db, hostile, bomb, monkeypatch, capfd, case, deferrable):
+    """A sensor waiting on the hostile server ends within its timeout (plus one attempt),
+    with a clear error, memory bounded, nothing sent where a redirect pointed."""
+    from tests.airflow_versions import dagbag
+    from tests.dags.test_example_dags import printed, task_states
+
+    behaviour, message = cases(bomb)[case]
+    hostile.behaviour = behaviour(hostile)
+    connection = {
+        "conn_type": "schedulerx",
+        "login": ACCESS_KEY_ID,
+        "password": ACCESS_KEY_SECRET,
+        "host": hostile.url,
+        "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "timeout": TIMEOUT, "max_retries": 0},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SCHEDULERX_DEFAULT", json.dumps(connection))
+    dag = dagbag(str(Path(__file__).parents[1] / "dags" / "files" / "parity_sensor.py")).dags["parity_sensor"]
+    sensor = dag.get_task("wait")
+    sensor.deferrable, sensor.poke_interval, sensor.timeout = deferrable, 0.5, SENSOR_TIMEOUT
+    tracemalloc.start()
+    try:
+        dag_run = dag.test(run_conf={"job_id": 1, "instance_id": 2})
+        ended = time.monotonic()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert task_states(dag_run) == {"wait": "failed"}
+    # From the sensor's first call on: the first ``dag.test`` in a process spends many
+    # seconds setting itself up before the task runs.
+    assert hostile.first_request_at is not None
+    waited = ended - hostile.first_request_at
+    assert waited < SENSOR_TIMEOUT + BOUND + 5, f"the sensor waited {waited:.1f}s"
+    assert peak < PEAK_MEMORY, f"peak {peak / 2**20:.0f} MiB"
+    assert hostile.recorder.received == []
+    output = printed(capfd)
+    assert message in output or "timed out" in output or "did not finish before" in output
