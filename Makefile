@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 PINS := $(wildcard constraints/airflow-$(AIRFLOW_MINOR).txt)
 BENCH_STAMP := $(VENV)/.installed-bench-$(AIRFLOW_VERSION)
 
-.PHONY: install test test-older test-matrix pytest lint format demo bench emulator clean
+.PHONY: install test test-older test-matrix pytest lint format demo bench emulator airflow clean
 
 install: $(STAMP)
 
@@ -74,6 +74,12 @@ bench: $(BENCH_STAMP)
 
 emulator: install
 	$(BIN)/schedulerx-emulator --port 8866 --jobs example_dags/emulator_jobs.json
+
+# The provider in a real Airflow deployment: the UI on http://localhost:8080 with the
+# emulator, its connection and the example DAGs; Ctrl-C stops everything.
+airflow: install
+	bash scripts/install-postgresql.sh
+	$(BIN)/python scripts/airflow_deployment.py
 
 .PHONY: screenshots
 # Refreshes the README's pictures of the connection form (needs /usr/bin/chromium).
