@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import calendar
 import logging
 import os
 import threading
@@ -20,14 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_schedulerx.config import normalize_endpoint, shown, validate_seconds
-from airflow_provider_schedulerx.exceptions import (
-    SchedulerXAuthError,
-    SchedulerXConfigError,
-    SchedulerXResponseError,
-)
-from airflow_provider_schedulerx.rpc.protocol import RequestTemplate, parse_reply, stringify_params
-from airflow_provider_schedulerx.signing import TIMESTAMP_FORMAT
+from airflow_provider_schedulerx.config import normalize_endpoint, shown, validate_count, validate_seconds
+from airflow_provider_schedulerx.exceptions import SchedulerXAuthError, SchedulerXConfigError
+from airflow_provider_schedulerx.rpc.sts import DEFAULT_STS_ENDPOINT
 
 __all__ = [
     "Credentials",
@@ -42,12 +36,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STS_VERSION = "2015-04-01"
 #: The longest an STS call may take, from connecting to the last byte of the reply.
 STS_MAX_TIMEOUT = 60.0
 #: A service account token is a few KB; the file is read no further than this.
 MAX_OIDC_TOKEN_BYTES = 64 * 1024
-DEFAULT_STS_ENDPOINT = "https://sts.aliyuncs.com"
 ENV_ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_ACCESS_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 ENV_SECURITY_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
@@ -218,49 +210,23 @@ class _RefreshingProvider(CredentialsProvider):
     def _call_sts(self, action: str, params: dict[str, Any], signer: Credentials | None) -> Credentials:
         """One STS call, within ``timeout`` seconds from connecting to the last byte; a
         redirect is refused, so that the keys and tokens go only to the STS endpoint."""
-        if self._transport is None:
-            from airflow_provider_schedulerx.rpc.sync import SyncTransport
+        from airflow_provider_schedulerx.rpc.sts import call_sts
+        from airflow_provider_schedulerx.rpc.sync import SyncTransport
 
+        if self._transport is None:
             self._transport = SyncTransport(
                 self._sts_endpoint, connect_timeout=self._timeout, verify_ssl=self._verify_ssl
             )
-        request = RequestTemplate(
-            action=action,
-            version=STS_VERSION,
-            params=stringify_params(params),
-            method="GET" if signer else "POST",
-            endpoint=self._sts_endpoint,
-            access_key_id=signer.access_key_id if signer else None,
-            access_key_secret=signer.access_key_secret if signer else None,
-            security_token=signer.security_token if signer else None,
-            signature_version="v1",
-        ).sign()
-        reply = self._transport.send(request, timeout=self._timeout, action=action)
-        return _credentials_from_sts(parse_reply(*reply, action=action), action)
+        keys = None
+        if signer is not None:
+            keys = (signer.access_key_id, signer.access_key_secret, signer.security_token)
+        return Credentials(*call_sts(self._transport, action, params, timeout=self._timeout, signer=keys))
 
     _sts_endpoint = DEFAULT_STS_ENDPOINT
 
 
-def _credentials_from_sts(data: dict[str, Any], action: str) -> Credentials:
-    creds = data.get("Credentials")
-    fields = ("AccessKeyId", "AccessKeySecret", "SecurityToken", "Expiration")
-    if not isinstance(creds, dict) or not all(
-        isinstance(creds.get(name), str) and creds[name] for name in fields
-    ):
-        raise SchedulerXResponseError(f"{action}: the reply holds no usable Credentials")
-    try:
-        expiration = calendar.timegm(time.strptime(creds["Expiration"], TIMESTAMP_FORMAT))
-    except ValueError:
-        raise SchedulerXResponseError(f"{action}: the reply's Credentials.Expiration is not a time") from None
-    return Credentials(
-        creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"], float(expiration)
-    )
-
-
 def _duration(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 900 <= value <= 43200:
-        raise SchedulerXConfigError(f"duration_seconds: expected 900 to 43200 seconds, got {shown(value)}")
-    return value
+    return validate_count(value, "duration_seconds", minimum=900, maximum=43200)
 
 
 def _role_arn(value: Any, setting: str = "role_arn") -> str:

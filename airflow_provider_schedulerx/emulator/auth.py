@@ -75,10 +75,7 @@ def parse_timestamp(value: str) -> float:
             return float(calendar.timegm(datetime.strptime(text, fmt).timetuple()))
         except ValueError:
             continue
-    raise ServiceError(
-        "InvalidTimeStamp.Format",
-        "Specified time stamp or date value is not well formatted.",
-    )
+    raise ServiceError("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
 
 
 class NonceCache:
@@ -172,11 +169,7 @@ class Authenticator:
     def _credential(self, access_key_id: str, token: str | None) -> Credential:
         credential = self.store.get(access_key_id)
         if credential is None:
-            raise ServiceError(
-                "InvalidAccessKeyId.NotFound",
-                "Specified access key is not found.",
-                404,
-            )
+            raise ServiceError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         if credential.is_sts or token:
             if (
                 not credential.is_sts
@@ -191,18 +184,12 @@ class Authenticator:
                     "Specified SecurityToken mismatch with the AccessKey.",
                 )
             if credential.expires_at is not None and credential.expires_at <= self.clock():
-                raise ServiceError(
-                    "InvalidSecurityToken.Expired",
-                    "Specified SecurityToken is expired.",
-                )
+                raise ServiceError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
         return credential
 
     def _check_timestamp(self, value: str) -> None:
         if abs(self.clock() - parse_timestamp(value)) > self.window:
-            raise ServiceError(
-                "InvalidTimeStamp.Expired",
-                "Specified time stamp or date value is expired.",
-            )
+            raise ServiceError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
 
     def _check_nonce(self, nonce: str) -> None:
         if not self.nonces.check_and_add(nonce, self.clock()):

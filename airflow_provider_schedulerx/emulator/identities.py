@@ -154,17 +154,9 @@ class OidcRegistry:
         :raises ServiceError: unknown provider, or a token it did not issue.
         """
         if provider_arn != self.provider_arn:
-            raise ServiceError(
-                "AuthenticationFail.NoPermission",
-                "No such OIDC Provider registered.",
-                401,
-            )
+            raise ServiceError("AuthenticationFail.NoPermission", "No such OIDC Provider registered.", 401)
         if not token:
-            raise ServiceError(
-                "AuthenticationFail.OIDCToken.Invalid",
-                "The OIDCToken can not empty.",
-                401,
-            )
+            raise ServiceError("AuthenticationFail.OIDCToken.Invalid", "The OIDCToken can not empty.", 401)
         with self._lock:
             claims = self._tokens.get(token)
         if claims is None:

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from airflow_provider_schedulerx.config import DEFAULT_REGION, DEFAULT_TIMEZONE, is_loopback_host
+from airflow_provider_schedulerx.config import (
+    DEFAULT_REGION,
+    DEFAULT_TIMEZONE,
+    is_loopback_host,
+    validate_seconds,
+)
 from airflow_provider_schedulerx.emulator.auth import Authenticator
 from airflow_provider_schedulerx.emulator.faults import Faults
 from airflow_provider_schedulerx.emulator.gateway import EmulatorStats, Gateway, build_app, logger
@@ -119,10 +124,8 @@ class Emulator:
         keep_instances: int = DEFAULT_KEEP_INSTANCES,
         one_start_per_second: bool = True,
     ) -> None:
-        if not idle_timeout > 0:
-            raise ValueError(f"idle_timeout must be greater than 0, got {idle_timeout}")
         self.access_key_id = access_key_id
-        self.idle_timeout = idle_timeout
+        self.idle_timeout = validate_seconds(idle_timeout, "idle_timeout")
         self.ssl_context = ssl_context
         self.region_id = region_id
         self.host = host

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
+from airflow_provider_schedulerx.config import validate_count
 from airflow_provider_schedulerx.emulator.errors import ServiceError
 from airflow_provider_schedulerx.emulator.lifecycle import Attempt, InstanceState, Mark
 from airflow_provider_schedulerx.emulator.specs import (
@@ -58,13 +59,11 @@ class EmulatorState:
         keep_instances: int = DEFAULT_KEEP_INSTANCES,
         one_start_per_second: bool = True,
     ) -> None:
-        if keep_instances < 1:
-            raise ValueError(f"keep_instances must be at least 1, got {keep_instances}")
         self.default_namespace = namespace
         self.default_group = group_id
         self.strict_jobs = strict_jobs
         self.clock = clock
-        self.keep_instances = keep_instances
+        self.keep_instances = validate_count(keep_instances, "keep_instances", minimum=1)
         self.one_start_per_second = one_start_per_second
         self.lock = threading.RLock()
         self._namespaces: dict[str, NamespaceSpec] = {}
@@ -284,13 +283,7 @@ class EmulatorState:
         """
         with self.lock:
             now = self.clock()
-            status = inst.view(now).status
-            if status not in RETRYABLE:
-                raise ServiceError.business(
-                    400,
-                    f"jobInstanceId={inst.instance_id} status is {status.label}, "
-                    "only a failed, killed or rejected instance can be retried",
-                )
+            _check_finished_unsuccessfully(inst, now, "retried")
             job = inst.job
             outcome = job.outcome_status(retried=True)
             result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
@@ -312,11 +305,15 @@ class EmulatorState:
         """
         with self.lock:
             now = self.clock()
-            status = inst.view(now).status
-            if status not in RETRYABLE:
-                raise ServiceError.business(
-                    400,
-                    f"jobInstanceId={inst.instance_id} status is {status.label}, "
-                    "only a finished, unsuccessful instance can be set to success",
-                )
+            _check_finished_unsuccessfully(inst, now, "set to success")
             inst.attempts[-1].marks.append(Mark(now, InstanceStatus.SUCCESS, None))
+
+
+def _check_finished_unsuccessfully(inst: InstanceState, now: float, to_be: str) -> None:
+    status = inst.view(now).status
+    if status not in RETRYABLE:
+        raise ServiceError.business(
+            400,
+            f"jobInstanceId={inst.instance_id} status is {status.label}, "
+            f"only a failed, killed or rejected instance can be {to_be}",
+        )

@@ -52,6 +52,7 @@ class ExtraField:
     :param type: ``string``, ``integer``, ``number`` or ``boolean``.
     :param choices: the values accepted; with ``open_choices``, the values suggested (others
         are used with a warning).
+    :param within: the lowest and highest number accepted.
     :param in_form: shown in the form; the others are set in the extra JSON only.
     """
 
@@ -64,10 +65,17 @@ class ExtraField:
     sensitive: bool = False
     placeholder: str | None = None
     examples: tuple[str, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    within: tuple[float, float] | None = None
     open_choices: bool = False
     in_form: bool = True
+
+    @property
+    def minimum(self) -> float | None:
+        return None if self.within is None else self.within[0]
+
+    @property
+    def maximum(self) -> float | None:
+        return None if self.within is None else self.within[1]
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -122,8 +130,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Lifetime of assumed-role credentials, 900 to 43200.",
         type="integer",
         default=3600,
-        minimum=900,
-        maximum=43200,
+        within=(900, 43200),
     ),
     ExtraField(
         "sts_endpoint",
@@ -156,8 +163,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Seconds one request may take, from connecting to the last byte of the reply.",
         type="number",
         default=30,
-        minimum=TIMEOUT_RANGE[0],
-        maximum=TIMEOUT_RANGE[1],
+        within=TIMEOUT_RANGE,
     ),
     ExtraField(
         "max_retries",
@@ -165,8 +171,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Retries of throttled, unavailable or interrupted calls.",
         type="integer",
         default=5,
-        minimum=MAX_RETRIES_RANGE[0],
-        maximum=MAX_RETRIES_RANGE[1],
+        within=MAX_RETRIES_RANGE,
     ),
     ExtraField(
         "verify_ssl", "Verify TLS certificates", "Keep on outside tests.", type="boolean", default=True
@@ -183,35 +188,26 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Zone of the times SchedulerX reports.",
         default=DEFAULT_TIMEZONE,
     ),
-    ExtraField(
-        "connect_timeout",
-        "Connect timeout (seconds)",
-        "Seconds to wait for a connection.",
-        type="number",
-        default=10,
-        minimum=CONNECT_TIMEOUT_RANGE[0],
-        maximum=CONNECT_TIMEOUT_RANGE[1],
-        in_form=False,
-    ),
-    ExtraField(
-        "retry_deadline",
-        "Retry deadline (seconds)",
-        "Seconds one call may take, its retries included.",
-        type="number",
-        default=120,
-        minimum=RETRY_DEADLINE_RANGE[0],
-        maximum=RETRY_DEADLINE_RANGE[1],
-        in_form=False,
-    ),
-    ExtraField(
-        "backoff",
-        "First retry delay (seconds)",
-        "Delay before the first retry; it doubles per retry, with jitter.",
-        type="number",
-        default=0.5,
-        minimum=BACKOFF_RANGE[0],
-        maximum=BACKOFF_RANGE[1],
-        in_form=False,
+    # Tuning, set in the extra JSON only: name, label, description, default, accepted range.
+    *(
+        ExtraField(name, label, description, "number", default, within=within, in_form=False)
+        for name, label, description, default, within in (
+            (
+                "connect_timeout",
+                "Connect timeout (s)",
+                "Seconds to wait for a connection.",
+                10,
+                CONNECT_TIMEOUT_RANGE,
+            ),
+            (
+                "retry_deadline",
+                "Retry deadline (s)",
+                "Seconds a call may take, retries included.",
+                120,
+                RETRY_DEADLINE_RANGE,
+            ),
+            ("backoff", "First retry delay (s)", "Doubling per retry, with jitter.", 0.5, BACKOFF_RANGE),
+        )
     ),
     ExtraField(
         "policy",

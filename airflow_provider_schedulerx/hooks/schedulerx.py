@@ -28,6 +28,9 @@ LOG_TAIL_LINES = 20
 #: before the call (allowing for clock skew), at most this many, are candidates for its own.
 LOST_START_CLOCK_MARGIN = 60.0
 LOST_START_CANDIDATES = 20
+#: After ExecuteJob's reply was lost and no instance of it shows yet, the lookup is made once
+#: more this many seconds later, before the job is started again.
+LOST_START_SETTLE_SECONDS = 5.0
 #: The longest a stop may take: a task being killed has little time left.
 STOP_WITHIN = 10.0
 
@@ -205,6 +208,66 @@ class SchedulerXHook(BaseHook):
             return False
         self.log.info("Stopped SchedulerX job %s instance %s (%s)", job_id, job_instance_id, reason)
         return True
+
+    def start_job(
+        self,
+        job_id: int,
+        *,
+        instance_parameters: str | None = None,
+        worker: str | None = None,
+        worker_label: str | None = None,
+        check_job_status: bool | None = None,
+    ) -> int:
+        """Start the job once (``ExecuteJob``) and return the instance's id. When the reply
+        is lost, the one instance the call can have started is followed; if none shows, the
+        lookup is made again after :data:`LOST_START_SETTLE_SECONDS`, then the job is
+        started again. Raises :class:`SchedulerXOutcomeUnknownError` when several instances
+        fit, or when they cannot be looked up: starting it again could run the job twice."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError, SchedulerXOutcomeUnknownError
+
+        def send() -> int:
+            instance_id = self.execute_job(
+                job_id,
+                instance_parameters=instance_parameters,
+                worker=worker,
+                worker_label=worker_label,
+                check_job_status=check_job_status,
+            )
+            self.log.info("Started SchedulerX job %d: instance %d", job_id, instance_id)
+            return instance_id
+
+        sent_at = time.time()
+        try:
+            return send()
+        except SchedulerXOutcomeUnknownError as error:
+            lost = error
+        for look in range(2):
+            if look:
+                time.sleep(LOST_START_SETTLE_SECONDS)
+            try:
+                matches = self.find_started_instances(
+                    job_id, since=sent_at, instance_parameters=instance_parameters
+                )
+            except SchedulerXError as lookup_error:
+                raise SchedulerXOutcomeUnknownError(
+                    f"{lost}. Looking for the instance it may have started failed too "
+                    f"({lookup_error}); not starting the job again"
+                ) from None
+            if len(matches) == 1:
+                self.log.warning(
+                    "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
+                    lost,
+                    matches[0],
+                )
+                return matches[0]
+            if matches:
+                raise SchedulerXOutcomeUnknownError(
+                    f"{lost}. Since the call, instances {matches} match this task; not starting the job again"
+                ) from None
+        self.log.warning(
+            "ExecuteJob's reply was lost (%s) and no instance of it shows; starting the job again", lost
+        )
+        return send()
 
     def find_started_instances(
         self, job_id: int, *, since: float, instance_parameters: str | None

@@ -11,7 +11,6 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_schedulerx.utils.tasks import (
     SchedulerXTaskMixin,
     default_deferrable,
-    defer_timeout,
     last_try,
     task_deadline,
 )
@@ -30,10 +29,6 @@ if TYPE_CHECKING:
     from airflow_provider_schedulerx.utils.lifecycle import Request
 
 __all__ = ["SchedulerXExecuteJobOperator", "SchedulerXGetJobInstanceOperator"]
-
-#: After ExecuteJob's reply was lost and no instance of it shows yet, the lookup is made once
-#: more this many seconds later, before the job is started again.
-LOST_START_SETTLE_SECONDS = 5.0
 
 
 class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
@@ -141,24 +136,12 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
                 return self.report(self.hook.get_job_instance(request.job_id, instance_id))
         deadline = task_deadline(context, self.execution_timeout, self.timeout)
         if self.deferrable:
-            from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
-
-            success, failure = self.policy.numbers()
-            self.defer(
-                trigger=SchedulerXJobInstanceTrigger(
-                    request.job_id,
-                    instance_id,
-                    schedulerx_conn_id=self.schedulerx_conn_id,
-                    namespace=self.namespace,
-                    group_id=self.group_id,
-                    poll_interval=self.poll_interval,
-                    deadline=deadline,
-                    success_statuses=success,
-                    failure_statuses=failure,
-                    stop_on_kill=True,
-                ),
-                method_name="execute_complete",
-                timeout=defer_timeout(deadline),
+            self.defer_to_trigger(
+                request.job_id,
+                instance_id,
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                stop_on_kill=True,
             )
         return self._wait(context, request.job_id, instance_id, deadline)
 
@@ -215,65 +198,13 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         return instance_id, None
 
     def _start(self, request: Request) -> int:
-        from airflow_provider_schedulerx.exceptions import SchedulerXOutcomeUnknownError
-
-        sent_at = time.time()
-        try:
-            instance_id = self.hook.execute_job(
-                request.job_id,
-                instance_parameters=request.parameters,
-                worker=request.worker,
-                worker_label=request.label,
-                check_job_status=self.check_job_status,
-            )
-        except SchedulerXOutcomeUnknownError as error:
-            return self._find_lost_start(request, sent_at, error)
-        self.log.info("Started SchedulerX job %d: instance %d", request.job_id, instance_id)
-        return instance_id
-
-    def _find_lost_start(self, request: Request, sent_at: float, error: Exception) -> int:
-        """``ExecuteJob``'s reply was lost: follow the one instance it can have started; if
-        none shows, look once more after a while, then send it again; fail if several fit."""
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
-        from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
-
-        for look in range(2):
-            if look:
-                time.sleep(LOST_START_SETTLE_SECONDS)
-            try:
-                matches = self.hook.find_started_instances(
-                    request.job_id, since=sent_at, instance_parameters=request.parameters
-                )
-            except SchedulerXError as lookup_error:
-                raise SchedulerXUnavailable(
-                    f"{error}. Looking for the instance it may have started failed too: {lookup_error}"
-                ) from None
-            if len(matches) == 1:
-                self.log.warning(
-                    "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
-                    error,
-                    matches[0],
-                )
-                return matches[0]
-            if matches:
-                from airflow.providers.common.compat.sdk import AirflowFailException
-
-                raise AirflowFailException(
-                    f"{error}. Since the call, instances {matches} match this task; "
-                    "not starting the job again"
-                )
-        self.log.warning(
-            "ExecuteJob's reply was lost (%s) and no instance of it shows; starting the job again", error
-        )
-        instance_id = self.hook.execute_job(
+        return self.hook.start_job(
             request.job_id,
             instance_parameters=request.parameters,
             worker=request.worker,
             worker_label=request.label,
             check_job_status=self.check_job_status,
         )
-        self.log.info("Started SchedulerX job %d: instance %d", request.job_id, instance_id)
-        return instance_id
 
     # -- waiting from the worker --------------------------------------------------------
 

@@ -114,34 +114,6 @@ def call(
     return ApiCall(action, dict(params or {}), _whole_reply, verb, scoped=False)
 
 
-def get_job_instance(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[JobInstance]:
-    """The instance's current state (``GetJobInstance``)."""
-    wanted_job, wanted = validate_id(job_id, "job_id"), validate_id(job_instance_id, "job_instance_id")
-
-    def parse(reply: dict[str, Any], timezone: str) -> JobInstance:
-        instance = job_instance(data_of(reply, "GetJobInstance").child("JobInstanceDetail"), timezone)
-        if (instance.job_id, instance.instance_id) != (wanted_job, wanted):
-            raise SchedulerXResponseError(
-                f"GetJobInstance: the reply describes instance {instance.instance_id} of job "
-                f"{instance.job_id}, not instance {wanted} of job {wanted_job}"
-            )
-        return instance
-
-    return ApiCall(
-        "GetJobInstance",
-        {"JobId": wanted_job, "JobInstanceId": wanted},
-        parse,
-        scope=scope_of(namespace, group_id, namespace_source),
-    )
-
-
 def check_instance_parameters(
     value: Any, setting: str = "instance_parameters", limit: int = MAX_INSTANCE_PARAMETERS_BYTES
 ) -> str | None:
@@ -205,58 +177,96 @@ def execute_job(
     return ApiCall("ExecuteJob", params, parse, scope=scope_of(namespace, group_id, namespace_source))
 
 
-def _instance_action(
-    action: str,
-    method: str,
-    instance_key: str,
-    job_id: int | str,
-    job_instance_id: int | str,
-    scope: Scope,
-) -> ApiCall[dict[str, Any]]:
-    params = {
-        "JobId": validate_id(job_id, "job_id"),
-        instance_key: validate_id(job_instance_id, "job_instance_id"),
-    }
-    return ApiCall(action, params, _whole_reply, method, scope=scope)
+class InstanceAction(Generic[T]):
+    """An action on one instance of a job, named by ``JobId`` and the instance's id.
+
+    :param read: given the job's and the instance's id, reads the reply.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        action: str,
+        method: str,
+        instance_key: str,
+        read: Callable[[int, int], Callable[[dict[str, Any], str], T]],
+    ) -> None:
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = doc
+        self._action, self._method, self._instance_key, self._read = action, method, instance_key, read
+
+    def __call__(
+        self,
+        job_id: int | str,
+        job_instance_id: int | str,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+        namespace_source: str | None = None,
+    ) -> ApiCall[T]:
+        wanted_job, wanted = validate_id(job_id, "job_id"), validate_id(job_instance_id, "job_instance_id")
+        return ApiCall(
+            self._action,
+            {"JobId": wanted_job, self._instance_key: wanted},
+            self._read(wanted_job, wanted),
+            self._method,
+            scope=scope_of(namespace, group_id, namespace_source),
+        )
+
+    def __repr__(self) -> str:
+        return f"<action {self._action}>"
 
 
-def stop_instance(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[dict[str, Any]]:
-    """Stop a waiting or running instance (``StopInstance``)."""
-    scope = scope_of(namespace, group_id, namespace_source)
-    return _instance_action("StopInstance", "GET", "InstanceId", job_id, job_instance_id, scope)
+def _the_instance(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], JobInstance]:
+    def parse(reply: dict[str, Any], timezone: str) -> JobInstance:
+        instance = job_instance(data_of(reply, "GetJobInstance").child("JobInstanceDetail"), timezone)
+        if (instance.job_id, instance.instance_id) != (wanted_job, wanted):
+            raise SchedulerXResponseError(
+                f"GetJobInstance: the reply describes instance {instance.instance_id} of job "
+                f"{instance.job_id}, not instance {wanted} of job {wanted_job}"
+            )
+        return instance
+
+    return parse
 
 
-def retry_job_instance(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[dict[str, Any]]:
-    """Run a finished instance again (``RetryJobInstance``)."""
-    scope = scope_of(namespace, group_id, namespace_source)
-    return _instance_action("RetryJobInstance", "POST", "JobInstanceId", job_id, job_instance_id, scope)
+def _the_whole_reply(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    return _whole_reply
 
 
-def set_job_instance_success(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[dict[str, Any]]:
-    """Mark a finished, unsuccessful instance as successful (``SetJobInstanceSuccess``)."""
-    scope = scope_of(namespace, group_id, namespace_source)
-    return _instance_action("SetJobInstanceSuccess", "POST", "JobInstanceId", job_id, job_instance_id, scope)
+get_job_instance = InstanceAction(
+    "get_job_instance",
+    "The instance's current state (``GetJobInstance``).",
+    "GetJobInstance",
+    "GET",
+    "JobInstanceId",
+    _the_instance,
+)
+stop_instance = InstanceAction(
+    "stop_instance",
+    "Stop a waiting or running instance (``StopInstance``).",
+    "StopInstance",
+    "GET",
+    "InstanceId",
+    _the_whole_reply,
+)
+retry_job_instance = InstanceAction(
+    "retry_job_instance",
+    "Run a finished instance again (``RetryJobInstance``).",
+    "RetryJobInstance",
+    "POST",
+    "JobInstanceId",
+    _the_whole_reply,
+)
+set_job_instance_success = InstanceAction(
+    "set_job_instance_success",
+    "Mark a finished, unsuccessful instance as successful (``SetJobInstanceSuccess``).",
+    "SetJobInstanceSuccess",
+    "POST",
+    "JobInstanceId",
+    _the_whole_reply,
+)
 
 
 def get_log(

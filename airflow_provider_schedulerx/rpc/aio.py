@@ -3,8 +3,8 @@ within a wall-clock bound and a size bound, redirects never followed.
 
 All the clients of one event loop share one pooled session (a triggerer process has one
 loop, so all its triggers share one pool of keep-alive connections). The session inflates
-nothing itself: compressed replies are inflated by :func:`decode_body`, which stops at
-:data:`MAX_REPLY_BYTES`.
+nothing itself: compressed replies are inflated by ``bodies.decode_body``, which stops at
+``bodies.MAX_REPLY_BYTES``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ import aiohttp
 import yarl
 
 from airflow_provider_schedulerx.exceptions import SchedulerXConnectionError, SchedulerXError
-from airflow_provider_schedulerx.rpc.protocol import (
-    MAX_REPLY_BYTES,
-    TLS_FAILURE,
-    PreparedRequest,
-    Reply,
-    decode_body,
-    reply_too_large,
-)
+from airflow_provider_schedulerx.rpc import bodies
+from airflow_provider_schedulerx.rpc.protocol import TLS_FAILURE, PreparedRequest, Reply
 
 __all__ = ["AsyncTransport", "close_shared_session", "session_in_use", "shared_session"]
 
@@ -129,7 +123,7 @@ class AsyncTransport:
             # Raised outside the handler, so that it carries no chained exception: one of
             # aiohttp's holds the request's headers, signature and token included.
             raise error
-        body = decode_body(reply.body, reply.headers.get("content-encoding"), action=action)
+        body = bodies.decode_body(reply.body, reply.headers.get("content-encoding"), action=action)
         return Reply(reply.status, reply.headers, body)
 
 
@@ -150,15 +144,15 @@ def _url(url: str) -> yarl.URL:
 async def _read(response: aiohttp.ClientResponse, action: str) -> bytes:
     length = response.content_length
     if length is not None:
-        if length > MAX_REPLY_BYTES:
-            raise reply_too_large(action)
+        if length > bodies.MAX_REPLY_BYTES:
+            raise bodies.reply_too_large(action)
         return await response.read()
     chunks: list[bytes] = []
     size = 0
     while chunk := await response.content.readany():
         size += len(chunk)
-        if size > MAX_REPLY_BYTES:
-            raise reply_too_large(action)
+        if size > bodies.MAX_REPLY_BYTES:
+            raise bodies.reply_too_large(action)
         chunks.append(chunk)
     return b"".join(chunks)
 

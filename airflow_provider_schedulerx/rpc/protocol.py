@@ -3,8 +3,8 @@ reading replies into data or typed errors. Used by the sync and async transports
 clients and by the STS calls of the credential providers alike.
 
 A reply is trusted only once checked: a redirect is refused (credentials go only to the
-configured endpoint), a body larger than :data:`MAX_REPLY_BYTES` is refused, compressed bodies
-are inflated only up to that size, and the envelope's fields are type-checked."""
+configured endpoint), its body is bounded (:mod:`~airflow_provider_schedulerx.rpc.bodies`),
+and the envelope's fields are type-checked."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import math
 import re
 import secrets
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn
@@ -32,19 +31,14 @@ from airflow_provider_schedulerx.exceptions import (
 )
 
 __all__ = [
-    "MAX_REPLY_BYTES",
     "PreparedRequest",
     "Reply",
     "RequestTemplate",
-    "decode_body",
     "error_from_reply",
     "parse_reply",
     "stringify_params",
 ]
 
-#: The largest reply read. A SchedulerX reply is at most a few hundred KB (200 log lines, a
-#: page of 100 instances); anything larger is refused unread, compressed or not.
-MAX_REPLY_BYTES = 2 * 1024 * 1024
 TLS_FAILURE = (
     "TLS failed: the endpoint's certificate could not be verified (fix the endpoint, or set "
     "verify_ssl to false only if you trust the network)"
@@ -370,34 +364,3 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def decode_body(body: bytes, content_encoding: str | None, *, action: str) -> bytes:
-    """The reply's body as sent before compression, at most :data:`MAX_REPLY_BYTES` of it.
-
-    :raises SchedulerXResponseError: an encoding the client did not ask for, a body that does
-        not inflate, or one that inflates past the limit.
-    """
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding in ("identity", ""):
-        return body
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise SchedulerXResponseError(
-            f"{action}: the reply is encoded as {encoding!r}, which was not asked for"
-        )
-    wbits = 31 if encoding != "deflate" else 15
-    inflater = zlib.decompressobj(wbits)
-    try:
-        data = inflater.decompress(body, MAX_REPLY_BYTES + 1)
-    except zlib.error:
-        raise SchedulerXResponseError(f"{action}: the reply's {encoding} body is corrupt") from None
-    if len(data) > MAX_REPLY_BYTES or inflater.unconsumed_tail:
-        raise reply_too_large(action)
-    return data
-
-
-def reply_too_large(action: str) -> SchedulerXResponseError:
-    return SchedulerXResponseError(
-        f"{action}: the reply is larger than {MAX_REPLY_BYTES // 1024} KiB, more than any "
-        "SchedulerX reply; it was not read"
-    )

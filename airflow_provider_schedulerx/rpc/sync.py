@@ -26,14 +26,8 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from airflow_provider_schedulerx.exceptions import SchedulerXConnectionError, SchedulerXError
-from airflow_provider_schedulerx.rpc.protocol import (
-    MAX_REPLY_BYTES,
-    TLS_FAILURE,
-    PreparedRequest,
-    Reply,
-    decode_body,
-    reply_too_large,
-)
+from airflow_provider_schedulerx.rpc.bodies import MAX_REPLY_BYTES, decode_body, reply_too_large
+from airflow_provider_schedulerx.rpc.protocol import TLS_FAILURE, PreparedRequest, Reply
 from airflow_provider_schedulerx.rpc.redaction import install_url_redaction
 
 __all__ = ["SchedulerXAdapter", "SyncTransport"]

@@ -10,7 +10,6 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator
 from airflow_provider_schedulerx.utils.tasks import (
     SchedulerXTaskMixin,
     default_deferrable,
-    defer_timeout,
     task_deadline,
 )
 from airflow_provider_schedulerx.utils.waiting import (
@@ -40,11 +39,12 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
 
     .. code-block:: python
 
-        SchedulerXJobInstanceSensor(
+        wait = SchedulerXJobInstanceSensor(
             task_id="wait",
             job_id=1234,
             job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
-            deferrable=True,
+            mode="reschedule",  # or deferrable=True: the triggerer waits
+            poke_interval=60,
         )
 
     :param job_id: the SchedulerX job (templated).
@@ -156,26 +156,13 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         done = self.poke(context)
         if done:
             return done.xcom_value
-        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
-
         job_id, instance_id = self._ids()
-        deadline = task_deadline(context, self.execution_timeout, self.timeout)
-        success, failure = self.policy.numbers()
-        self.defer(
-            trigger=SchedulerXJobInstanceTrigger(
-                job_id,
-                instance_id,
-                schedulerx_conn_id=self.schedulerx_conn_id,
-                namespace=self.namespace,
-                group_id=self.group_id,
-                poll_interval=self.poke_interval,
-                deadline=deadline,
-                success_statuses=success,
-                failure_statuses=failure,
-                failed_polls=self._failed_polls(context).length,
-            ),
-            method_name="execute_complete",
-            timeout=defer_timeout(deadline),
+        self.defer_to_trigger(
+            job_id,
+            instance_id,
+            poll_interval=self.poke_interval,
+            deadline=task_deadline(context, self.execution_timeout, self.timeout),
+            failed_polls=self._failed_polls(context).length,
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

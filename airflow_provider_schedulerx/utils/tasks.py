@@ -18,7 +18,7 @@ from airflow_provider_schedulerx.config import validate_id, validate_name
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXError
 from airflow_provider_schedulerx.hooks.connection_form import DEFAULT_CONN_ID
 from airflow_provider_schedulerx.links.schedulerx import CONSOLE_URL_XCOM_KEY, SchedulerXJobInstanceLink
-from airflow_provider_schedulerx.utils.waiting import Verdict
+from airflow_provider_schedulerx.utils.waiting import Verdict, WaitPolicy
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseOperatorLink
@@ -99,6 +99,9 @@ class SchedulerXTaskMixin:
 
     if TYPE_CHECKING:
         log: Any
+        policy: WaitPolicy
+
+        def defer(self, *args: Any, **kwargs: Any) -> NoReturn: ...
 
     def __init__(
         self,
@@ -173,6 +176,31 @@ class SchedulerXTaskMixin:
         self.log.info("%s", summarize(data))
         self.log_tail(data["job_id"], data["instance_id"])
         return redacted(data)
+
+    def defer_to_trigger(
+        self, job_id: int, instance_id: int, *, poll_interval: float, deadline: float | None, **options: Any
+    ) -> NoReturn:
+        """Hand the wait to the triggerer, under the task's waiting policy; ``options`` go
+        to the trigger. Airflow's own deferral timeout backs up the trigger's deadline."""
+        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+
+        success, failure = self.policy.numbers()
+        self.defer(
+            trigger=SchedulerXJobInstanceTrigger(
+                job_id,
+                instance_id,
+                schedulerx_conn_id=self.schedulerx_conn_id,
+                namespace=self.namespace,
+                group_id=self.group_id,
+                poll_interval=poll_interval,
+                deadline=deadline,
+                success_statuses=success,
+                failure_statuses=failure,
+                **options,
+            ),
+            method_name="execute_complete",
+            timeout=defer_timeout(deadline),
+        )
 
     # -- how it ends ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ against the emulator: success, failure, rejection, deferral, deadline, retry, ki
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -151,6 +152,22 @@ def test_start_then_deferrable_sensor(run_dag, schedulerx_connection):
     assert xcom(dag_run, "wait_for_job")["instance_id"] == instance_id
     assert xcom(dag_run, "wait_for_job")["status_name"] == "success"
     assert schedulerx_connection.stats.executions[101] == 1
+
+
+DEFERRED = {
+    "example_schedulerx_execute_job": {"run_job": {"deferrable": True, "poll_interval": 0.5}},
+    "example_schedulerx_start_and_sense": {"wait_for_job": {"deferrable": True, "poke_interval": 0.5}},
+}
+
+
+@pytest.mark.parametrize("dag_id", list(DEFERRED))
+def test_a_deferred_run_leaves_no_unclosed_session(run_dag, schedulerx_connection, capfd, dag_id):
+    """aiohttp says "Unclosed client session" / "Unclosed connector" when a session is
+    collected unclosed, as happens when the trigger's event loop ends under ``dag.test()``."""
+    dag_run = run_dag(dag_id, 101, **DEFERRED[dag_id])
+    assert set(task_states(dag_run).values()) == {"success"}
+    gc.collect()
+    assert "Unclosed" not in printed(capfd)
 
 
 def test_deferrable_sensor_fails_on_failed_instance(run_dag, schedulerx_connection, capfd):
