@@ -71,6 +71,7 @@ class HostileServer:
         self.recorder = Recorder()
         self.requests = 0
         self.first_request_at: float | None = None  # time.monotonic()
+        self.last_closed_at: float | None = None  # when a connection last ended
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="hostile-server")
@@ -119,12 +120,14 @@ class HostileServer:
             pass
         finally:
             writer.close()
+            self.last_closed_at = time.monotonic()
 
     # -- behaviours ---------------------------------------------------------------------
 
     @staticmethod
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(3600)
+        """Says nothing, until the client hangs up."""
+        await asyncio.wait_for(reader.read(), 3600)
 
     def redirect(self, status: int = 307) -> Callable[..., Any]:
         async def behaviour(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -16,7 +16,7 @@ import pytest
 from airflow_provider_schedulerx.emulator import JobSpec
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from airflow_provider_schedulerx.utils.waiting import MAX_FAILED_POLLS, WaitPolicy
-from tests.airflow_versions import dagbag
+from tests.airflow_versions import AIRFLOW_VERSION, RESCHEDULES_IN_DAG_TEST, dagbag
 from tests.conftest import connection_json
 from tests.dags.test_example_dags import printed, run_example, task_states
 
@@ -64,7 +64,8 @@ def verdict_of(state: str, output: str, job_id: int) -> str:
     if match := re.search(rf"job {job_id} instance \d+ ended ([a-z ]+?)(,| a final|:|\n|$)", output):
         status = match.group(1).strip()
         return f"unlisted {status}" if "a final status in neither" in output else f"failure {status}"
-    if "did not finish before" in output or "Sensor has timed out" in output or "timed out" in output:
+    # Not any "timed out": Airflow 3.0 prints the source lines of the frames it shows.
+    if "did not finish before" in output or "Sensor has timed out" in output:
         return "timeout"
     if "SchedulerX kept failing" in output:
         return "unavailable"
@@ -99,6 +100,8 @@ def run_mode(mode: str, case: Case, job_id: int, spoil: Any) -> str:
 def test_every_mode_comes_to_the_same_verdict(
     airflow_db, schedulerx_connection, monkeypatch, capfd, name, mode
 ):
+    if mode == "sensor rescheduled" and not RESCHEDULES_IN_DAG_TEST:
+        pytest.skip(f"dag.test() of Airflow {AIRFLOW_VERSION} cannot reschedule a sensor twice")
     case = CASES[name]
     emulator = schedulerx_connection
     job_id = 700 + list(CASES).index(name)
