@@ -89,20 +89,17 @@ def get_job_instance_list(ctx: CallContext, p: Params) -> dict[str, Any]:
     else:
         instances = state.group_instances(namespace, group_id)
     now = state.clock()
+    # Newest first by schedule time; the time filters are on the schedule time too.
     selected = [
         inst
-        for inst in sorted(instances, key=lambda i: i.instance_id, reverse=True)
-        if (start_ms is None or inst.created_at * 1000 >= start_ms)
-        and (end_ms is None or inst.created_at * 1000 <= end_ms)
+        for inst in sorted(instances, key=lambda i: (i.scheduled_at, i.instance_id), reverse=True)
+        if (start_ms is None or inst.scheduled_at * 1000 >= start_ms)
+        and (end_ms is None or inst.scheduled_at * 1000 <= end_ms)
         and (status is None or int(inst.view(now).status) == status)
     ]
     page = selected[(number - 1) * size : number * size]
-    return {
-        "JobInstanceDetails": [ctx.views.detail(inst, full=False) for inst in page],
-        "Total": len(selected),
-        "PageNumber": number,
-        "PageSize": size,
-    }
+    # As the service: the page alone, no total (a client pages on until a short page).
+    return {"JobInstanceDetails": [ctx.views.detail(inst, full=False) for inst in page]}
 
 
 def stop_instance(ctx: CallContext, p: Params) -> None:

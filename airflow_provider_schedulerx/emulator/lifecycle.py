@@ -83,10 +83,22 @@ class InstanceState:
     attempts: list[Attempt]
     designate_type: int | None = None
     label: str | None = None
+    #: The tick of the schedule that fired it (default: when it was created).
+    schedule_time: float | None = None
+    #: The time of the data it is for (default: its schedule time).
+    data_time: float | None = None
 
     @property
     def job_id(self) -> int:
         return self.job.job_id
+
+    @property
+    def scheduled_at(self) -> float:
+        return self.created_at if self.schedule_time is None else self.schedule_time
+
+    @property
+    def data_at(self) -> float:
+        return self.scheduled_at if self.data_time is None else self.data_time
 
     def view(self, now: float) -> InstanceView:
         """The instance as of ``now`` (epoch seconds).

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_schedulerx.emulator.schedules import ScheduleSpec
 from airflow_provider_schedulerx.models import InstanceStatus
 
 __all__ = ["JobSpec", "NamespaceSpec", "load_jobs_file"]
@@ -78,6 +79,10 @@ class JobSpec:
     :param time_type: 1 cron, 3 fix_rate, 4 second_delay, 5 one_time, 100 api.
     :param time_expression: cron expression or interval for the time type.
     :param work_addr: address of the worker that runs the instances.
+    :param schedule: the service's own schedule of the job (a fixed rate or a cron
+        expression, with a data offset): the job then gets instances of its own over time,
+        and its time type and expression follow the schedule. In a jobs file, a mapping
+        (``{"fix_rate": 60}``, ``{"cron": "0 0 2 * * ?", "data_offset": 86400}``).
     """
 
     job_id: int
@@ -102,6 +107,7 @@ class JobSpec:
     time_type: int = 100
     time_expression: str = ""
     work_addr: str = DEFAULT_WORK_ADDR
+    schedule: ScheduleSpec | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.job_id, bool) or int(self.job_id) <= 0:
@@ -119,6 +125,11 @@ class JobSpec:
             self.name = f"job-{self.job_id}"
         if self.logs is not None:
             self.logs = [str(line) for line in self.logs]
+        if isinstance(self.schedule, Mapping):
+            self.schedule = ScheduleSpec.from_dict(self.schedule)
+        if self.schedule is not None:
+            self.time_type = self.schedule.time_type
+            self.time_expression = self.schedule.time_expression
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:

@@ -10,6 +10,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from airflow_provider_schedulerx.config import validate_count
 from airflow_provider_schedulerx.emulator.errors import ServiceError
@@ -71,6 +72,8 @@ class EmulatorState:
         self._instances: OrderedDict[int, InstanceState] = OrderedDict()
         self._by_job: dict[int, list[InstanceState]] = {}
         self._next_id = max(FIRST_INSTANCE_ID, int(time.time() * 1_000_000))
+        #: For each scheduled job, the time up to which its ticks have fired.
+        self._fired_through: dict[int, float] = {}
         self.add_namespace(NamespaceSpec(namespace, {group_id}))
 
     # -- set-up ---------------------------------------------------------------------
@@ -96,6 +99,11 @@ class EmulatorState:
             spec.group_id = spec.group_id or self.default_group
             self.add_namespace(NamespaceSpec(spec.namespace, {spec.group_id}))
             self._jobs[spec.job_id] = spec
+            if spec.schedule is not None:
+                start = spec.schedule.start
+                self._fired_through[spec.job_id] = self.clock() if start is None else start - 1
+            else:
+                self._fired_through.pop(spec.job_id, None)
             return spec
 
     # -- look-ups -------------------------------------------------------------------
@@ -149,6 +157,7 @@ class EmulatorState:
 
     def instance(self, instance_id: int) -> InstanceState | None:
         with self.lock:
+            self.fire_schedules()
             return self._instances.get(instance_id)
 
     def job_instance(self, job: JobSpec, instance_id: int) -> InstanceState:
@@ -157,6 +166,7 @@ class EmulatorState:
         :raises ServiceError: if there is none.
         """
         with self.lock:
+            self.fire_schedules()
             inst = self._instances.get(instance_id)
             if inst is None or inst.job_id != job.job_id:
                 raise ServiceError.business(
@@ -167,10 +177,12 @@ class EmulatorState:
 
     def instances_of(self, job_id: int) -> list[InstanceState]:
         with self.lock:
+            self.fire_schedules()
             return list(self._by_job.get(job_id, ()))
 
     def group_instances(self, namespace: str, group_id: str) -> list[InstanceState]:
         with self.lock:
+            self.fire_schedules()
             return [
                 inst
                 for inst in self._instances.values()
@@ -197,31 +209,68 @@ class EmulatorState:
             if check_job_status and not job.enabled:
                 raise ServiceError.business(500, f"jobId={job.job_id} is disabled")
             now = self.clock()
-            outcome = job.outcome_status(retried=False)
-            result = job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
+            outcome, result = self._outcome(job)
             wait = job.wait_seconds
             if job.max_concurrency is not None and self._active(job, now) >= job.max_concurrency:
                 outcome, wait = InstanceStatus.REJECTED, 0.0
                 result = f"job instance rejected: exceed max concurrency {job.max_concurrency}"
-            attempt = Attempt(now, wait, job.run_seconds, outcome, result, TriggerType.API)
-            inst = InstanceState(
-                instance_id=self._next_id,
-                job=job,
-                namespace=job.namespace or self.default_namespace,
-                group_id=job.group_id or self.default_group,
+            inst = self._add_instance(
+                job,
+                Attempt(now, wait, job.run_seconds, outcome, result, TriggerType.API),
                 created_at=now,
                 parameters=parameters,
-                trace_id=uuid.uuid4().hex[:30],
                 work_addr=worker or job.work_addr,
-                attempts=[attempt],
                 designate_type=designate_type,
                 label=label,
             )
-            self._next_id += 1
-            self._instances[inst.instance_id] = inst
-            self._by_job.setdefault(job.job_id, []).append(inst)
             self._forget_old(now)
             return inst
+
+    def fire_schedules(self) -> None:
+        """Create the instances that scheduled jobs have had up to now, as the service
+        would have started them at each tick (nothing runs in the background: the ticks
+        since the last look are caught up on each look)."""
+        with self.lock:
+            if not self._fired_through:
+                return
+            now = self.clock()
+            for job_id, through in list(self._fired_through.items()):
+                job = self._jobs[job_id]
+                assert job.schedule is not None
+                ticks = list(job.schedule.ticks(through, now))[-self.keep_instances :]
+                outcome, result = self._outcome(job)
+                for tick in ticks:
+                    self._add_instance(
+                        job,
+                        Attempt(
+                            tick, job.wait_seconds, job.run_seconds, outcome, result, TriggerType.SCHEDULED
+                        ),
+                        created_at=tick,
+                        parameters=job.parameters,
+                        schedule_time=tick,
+                        data_time=tick - job.schedule.data_offset,
+                    )
+                self._fired_through[job_id] = now
+            self._forget_old(now)
+
+    def _outcome(self, job: JobSpec) -> tuple[InstanceStatus, str]:
+        outcome = job.outcome_status(retried=False)
+        return outcome, job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
+
+    def _add_instance(self, job: JobSpec, attempt: Attempt, **facts: Any) -> InstanceState:
+        inst = InstanceState(
+            instance_id=self._next_id,
+            job=job,
+            namespace=job.namespace or self.default_namespace,
+            group_id=job.group_id or self.default_group,
+            trace_id=uuid.uuid4().hex[:30],
+            attempts=[attempt],
+            **{"work_addr": job.work_addr, **facts},
+        )
+        self._next_id += 1
+        self._instances[inst.instance_id] = inst
+        self._by_job.setdefault(job.job_id, []).append(inst)
+        return inst
 
     def _forget_old(self, now: float) -> None:
         """Forget the oldest finished instances beyond ``keep_instances``; an instance still

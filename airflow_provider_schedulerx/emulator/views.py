@@ -49,16 +49,15 @@ class Views:
         """
         with self.state.lock:
             view = inst.view(self.state.clock())
-        created = self.format_time(inst.created_at)
         detail: dict[str, Any] = {
-            "DataTime": created,
+            "DataTime": self.format_time(inst.data_at),
             "EndTime": self.format_time(view.end_time),
             "Executor": EXECUTOR,
             "InstanceId": inst.instance_id,
             "JobId": inst.job_id,
             "Progress": view.progress,
             "Result": view.result,
-            "ScheduleTime": created,
+            "ScheduleTime": self.format_time(inst.scheduled_at),
             "StartTime": self.format_time(view.start_time),
             "Status": int(view.status),
             "TimeType": inst.job.time_type,
@@ -90,7 +89,7 @@ class Views:
             "XAttrs": "",
             "TimeConfig": {
                 "Calendar": "",
-                "DataOffset": 0,
+                "DataOffset": int(spec.schedule.data_offset) if spec.schedule else 0,
                 "TimeExpression": spec.time_expression,
                 "TimeType": spec.time_type,
             },

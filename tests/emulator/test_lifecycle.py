@@ -196,19 +196,18 @@ def test_instance_list_paging_and_filters(raw, emulator, wait_status):
 
     page1 = raw.data("GetJobInstanceList", {"JobId": 201, "PageSize": 2})
     assert [d["InstanceId"] for d in page1["JobInstanceDetails"]] == ids[::-1][:2]
-    assert (page1["Total"], page1["PageNumber"], page1["PageSize"]) == (5, 1, 2)
+    assert set(page1) == {"JobInstanceDetails"}  # no total, as the service
     page3 = raw.data("GetJobInstanceList", {"JobId": 201, "PageSize": 2, "PageNum": 3})
     assert [d["InstanceId"] for d in page3["JobInstanceDetails"]] == [ids[0]]
     assert set(page3["JobInstanceDetails"][0]).isdisjoint({"JobName", "Parameters", "TraceId"})
 
     default = raw.data("GetJobInstanceList", {"JobId": 201})
-    assert default["PageSize"] == 10
     assert len(default["JobInstanceDetails"]) == 5
 
     only_failed = raw.data("GetJobInstanceList", {"Status": FAILED})
     assert [d["InstanceId"] for d in only_failed["JobInstanceDetails"]] == [failed]
     group_wide = raw.data("GetJobInstanceList", {})
-    assert group_wide["Total"] == 6
+    assert len(group_wide["JobInstanceDetails"]) == 6
 
     created = emulator.get_instance(ids[2]).created_at * 1000
     window = raw.data(
