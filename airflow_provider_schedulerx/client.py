@@ -27,8 +27,9 @@ from airflow_provider_schedulerx.credentials import CredentialsProvider
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, JobInstance, check_timezone
 from airflow_provider_schedulerx.rpc import actions
-from airflow_provider_schedulerx.rpc.actions import ApiCall
+from airflow_provider_schedulerx.rpc.calls import ApiCall
 from airflow_provider_schedulerx.rpc.protocol import stringify_params
+from airflow_provider_schedulerx.rpc.windows import WindowSearch, run_plan, run_plan_async
 from airflow_provider_schedulerx.statuses import InstanceStatus
 
 if TYPE_CHECKING:
@@ -206,7 +207,13 @@ class SchedulerXClient(_BaseClient):
     get_log = _sync(actions.get_log)
     get_job_info = _sync(actions.get_job_info)
     list_jobs = _sync(actions.list_jobs)
+    find_job = _sync(actions.find_job)
     list_namespaces = _sync(actions.list_namespaces)
+
+    def find_in_window(self, search: WindowSearch) -> JobInstance | None:
+        """The job's newest instance in the search's window, or ``None`` (one or two
+        ``GetJobInstanceList`` calls; one more the first time, for the job's data offset)."""
+        return run_plan(search.plan(), self.run)
 
     def list_job_instances(
         self,
@@ -283,3 +290,10 @@ class AsyncSchedulerXClient(_BaseClient):
     call = _async(actions.call)
     get_job_instance = _async(actions.get_job_instance)
     stop_instance = _async(actions.stop_instance)
+    find_job = _async(actions.find_job)
+
+    async def find_in_window(
+        self, search: WindowSearch, *, deadline: float | None = None
+    ) -> JobInstance | None:
+        """As :meth:`SchedulerXClient.find_in_window`; no call outlives ``deadline``."""
+        return await run_plan_async(search.plan(), functools.partial(self.run, deadline=deadline))

@@ -45,6 +45,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_schedulerx.triggers.schedulerx"],
             }
         ],
+        "asset-uris": [
+            {
+                "schemes": ["schedulerx"],
+                "handler": "airflow_provider_schedulerx.assets.schedulerx.sanitize_uri",
+                "factory": "airflow_provider_schedulerx.assets.schedulerx.create_asset",
+            }
+        ],
         "extra-links": ["airflow_provider_schedulerx.links.schedulerx.SchedulerXJobInstanceLink"],
         "hooks": [
             {

@@ -13,7 +13,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_schedulerx.models import FAILURE_STATUSES, SUCCESS_STATUSES, InstanceStatus
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
-from airflow_provider_schedulerx.triggers.schedulerx import StatusLog
+from airflow_provider_schedulerx.utils.waiting import StatusLog
 from benchmarks import clients
 from benchmarks.polling_trigger import CountedPollsTrigger
 

@@ -174,6 +174,8 @@ class SchedulerXHook(BaseHook):
     get_log = _forward(SchedulerXClient.get_log)
     get_job_info = _forward(SchedulerXClient.get_job_info)
     list_jobs = _forward(SchedulerXClient.list_jobs)
+    find_job = _forward(SchedulerXClient.find_job)
+    find_in_window = _forward(SchedulerXClient.find_in_window)
     list_namespaces = _forward(SchedulerXClient.list_namespaces)
 
     # -- what the tasks do with the API ----------------------------------------------------------

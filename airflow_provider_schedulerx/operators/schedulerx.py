@@ -59,6 +59,8 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         )
 
     :param job_id: the SchedulerX job to start (templated).
+    :param job_name: the job's name instead of its id (templated): looked up once per try;
+        no job, or several, of that name fail the task.
     :param instance_parameters: parameters of this run, passed to the job (templated).
     :param worker: run on this worker address (templated); exclusive with ``worker_label``.
     :param worker_label: run on workers with this label (templated).
@@ -78,6 +80,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
 
     template_fields: Sequence[str] = (
         "job_id",
+        "job_name",
         "instance_parameters",
         "worker",
         "worker_label",
@@ -88,7 +91,8 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     def __init__(
         self,
         *,
-        job_id: int | str,
+        job_id: int | str | None = None,
+        job_name: str | None = None,
         instance_parameters: str | None = None,
         worker: str | None = None,
         worker_label: str | None = None,
@@ -104,7 +108,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         super().__init__(**kwargs)
         if worker and worker_label:
             raise ValueError("worker and worker_label: designate a worker or a label, not both")
-        self.job_id = job_id
+        self.choose_job(job_id, job_name)
         self.instance_parameters = instance_parameters
         self.worker = worker
         self.worker_label = worker_label
@@ -136,7 +140,10 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
                 return self.report(self.hook.get_job_instance(request.job_id, instance_id))
         deadline = task_deadline(context, self.execution_timeout, self.timeout)
         if self.deferrable:
+            from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+
             self.defer_to_trigger(
+                SchedulerXJobInstanceTrigger,
                 request.job_id,
                 instance_id,
                 poll_interval=self.poll_interval,
@@ -152,7 +159,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         from airflow_provider_schedulerx.utils.lifecycle import Request
 
         self.check_scope()
-        job_id = self.checked_id(self.job_id, "job_id")
+        job_id = self.resolve_job(context)
         with self.failing_as_airflow():
             parameters = check_instance_parameters(self.instance_parameters)
             worker = validate_name(self.worker, "worker", required=False)
@@ -315,7 +322,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         if not stop_on_kill(state):
             self.log.info("The task was marked successful; instance %d keeps running", self.job_instance_id)
             return
-        job_id = int(self.job_id) if not isinstance(self.job_id, int) else self.job_id
+        job_id = self.job_id_in_use if self.job_id_in_use is not None else int(self.job_id)
         self.hook.stop_if_running(
             job_id, self.job_instance_id, reason=f"the task was stopped ({state or 'killed'})"
         )
@@ -333,6 +340,7 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
     worker) and its log tail, and returns the instance as a dict, e.g. for branching.
 
     :param job_id: the SchedulerX job (templated).
+    :param job_name: the job's name instead of its id (templated).
     :param job_instance_id: the instance (templated).
     :param schedulerx_conn_id: the Airflow connection.
     :param namespace: namespace, if not the connection's (templated).
@@ -341,13 +349,14 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
     :param failure_statuses: fail the try if the instance has one of these statuses.
     """
 
-    template_fields: Sequence[str] = ("job_id", "job_instance_id", "namespace", "group_id")
+    template_fields: Sequence[str] = ("job_id", "job_name", "job_instance_id", "namespace", "group_id")
 
     def __init__(
         self,
         *,
-        job_id: int | str,
+        job_id: int | str | None = None,
         job_instance_id: int | str,
+        job_name: str | None = None,
         log_lines: int = 20,
         failure_statuses: Iterable[int | str] | None = None,
         **kwargs: Any,
@@ -355,7 +364,7 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
         super().__init__(**kwargs)
         from airflow_provider_schedulerx.config import MAX_LOG_LINES, validate_count
 
-        self.job_id = job_id
+        self.choose_job(job_id, job_name)
         self.job_instance_id = job_instance_id
         self.log_lines = validate_count(log_lines, "log_lines", minimum=0, maximum=MAX_LOG_LINES)
         self.failure_statuses = WaitPolicy.of(None, failure_statuses or []).failure
@@ -364,8 +373,8 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
         from airflow_provider_schedulerx.utils.tasks import redacted
 
         self.check_scope()
-        job_id = self.checked_id(self.job_id, "job_id")
         instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
+        job_id = self.resolve_job(context)
         self.push_console_url(context)
         with self.failing_as_airflow():
             instance = self.hook.get_job_instance(job_id, instance_id)

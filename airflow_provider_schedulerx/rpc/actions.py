@@ -9,7 +9,6 @@ definition here and one line per client.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from airflow_provider_schedulerx.config import (
 )
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
 from airflow_provider_schedulerx.models import JobInstance
+from airflow_provider_schedulerx.rpc.calls import ApiCall, Scope, scope_of, whole_reply
 from airflow_provider_schedulerx.rpc.replies import data_of, job_instance
 from airflow_provider_schedulerx.statuses import InstanceStatus
 
@@ -35,6 +35,7 @@ __all__ = [
     "call",
     "check_instance_parameters",
     "execute_job",
+    "find_job",
     "get_job_info",
     "get_job_instance",
     "get_log",
@@ -55,45 +56,6 @@ MAX_PAGE_SIZE = 100
 MAX_INSTANCE_PARAMETERS_BYTES = 6144
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The namespace, group and namespace source of one call, where not the client's own."""
-
-    namespace: str | None = None
-    group_id: str | None = None
-    namespace_source: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiCall(Generic[T]):
-    """One action: its parameters, and how to read its reply.
-
-    :param parse: reads the reply (a dict) in the service's time zone (the second argument).
-    :param scoped: add the namespace, group and region parameters.
-    """
-
-    action: str
-    params: Mapping[str, Any]
-    parse: Callable[[dict[str, Any], str], T]
-    method: str = "GET"
-    scoped: bool = True
-    scope: Scope = field(default_factory=Scope)
-
-
-def _whole_reply(reply: dict[str, Any], timezone: str) -> dict[str, Any]:
-    return reply
-
-
-def scope_of(namespace: str | None, group_id: str | None, namespace_source: str | None) -> Scope:
-    """A call's own scope: what it leaves out (``None``) is the client's; what it gives must
-    be valid, as a template that rendered to nothing is not."""
-    return Scope(
-        None if namespace is None else validate_name(namespace, "namespace"),
-        None if group_id is None else validate_name(group_id, "group_id"),
-        None if namespace_source is None else validate_name(namespace_source, "namespace_source"),
-    )
-
-
 def call(
     action: str, params: Mapping[str, Any] | None = None, *, method: str = "GET"
 ) -> ApiCall[dict[str, Any]]:
@@ -111,7 +73,7 @@ def call(
         raise SchedulerXConfigError(
             f"params: expected a mapping of parameter names to values, got {shown(params)}"
         )
-    return ApiCall(action, dict(params or {}), _whole_reply, verb, scoped=False)
+    return ApiCall(action, dict(params or {}), whole_reply, verb, scoped=False)
 
 
 def check_instance_parameters(
@@ -231,8 +193,8 @@ def _the_instance(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str
     return parse
 
 
-def _the_whole_reply(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
-    return _whole_reply
+def _thewhole_reply(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    return whole_reply
 
 
 get_job_instance = InstanceAction(
@@ -249,7 +211,7 @@ stop_instance = InstanceAction(
     "StopInstance",
     "GET",
     "InstanceId",
-    _the_whole_reply,
+    _thewhole_reply,
 )
 retry_job_instance = InstanceAction(
     "retry_job_instance",
@@ -257,7 +219,7 @@ retry_job_instance = InstanceAction(
     "RetryJobInstance",
     "POST",
     "JobInstanceId",
-    _the_whole_reply,
+    _thewhole_reply,
 )
 set_job_instance_success = InstanceAction(
     "set_job_instance_success",
@@ -265,7 +227,7 @@ set_job_instance_success = InstanceAction(
     "SetJobInstanceSuccess",
     "POST",
     "JobInstanceId",
-    _the_whole_reply,
+    _thewhole_reply,
 )
 
 
@@ -333,6 +295,36 @@ def list_jobs(
         return [dict(item.data) for item in data_of(reply, "ListJobs").objects("Jobs")]
 
     return ApiCall("ListJobs", params, parse, scope=scope_of(namespace, group_id, namespace_source))
+
+
+def find_job(
+    job_name: str,
+    *,
+    namespace: str | None = None,
+    group_id: str | None = None,
+    namespace_source: str | None = None,
+) -> ApiCall[int]:
+    """The id of the one job of the group named ``job_name`` (``ListJobs``, whose name
+    filter also matches parts of names: only an exact match counts).
+
+    :raises SchedulerXConfigError: when no job, or more than one, has that name.
+    """
+    name = validate_name(job_name, "job_name")
+
+    def parse(reply: dict[str, Any], timezone: str) -> int:
+        jobs = data_of(reply, "ListJobs").objects("Jobs")
+        ids = sorted({item.integer("JobId") for item in jobs if item.text("Name") == name})
+        if not ids:
+            raise SchedulerXConfigError(f"job_name: no job of the namespace and group is named {name!r}")
+        if len(ids) > 1:
+            raise SchedulerXConfigError(
+                f"job_name: {len(ids)} jobs are named {name!r} ({', '.join(map(str, ids))}); give job_id"
+            )
+        return ids[0]
+
+    return ApiCall(
+        "ListJobs", {"JobName": name}, parse, scope=scope_of(namespace, group_id, namespace_source)
+    )
 
 
 def list_namespaces() -> ApiCall[list[dict[str, Any]]]:

@@ -22,8 +22,8 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXConnectionError,
     SchedulerXError,
 )
-from airflow_provider_schedulerx.rpc.actions import ApiCall
 from airflow_provider_schedulerx.rpc.aio import AsyncTransport
+from airflow_provider_schedulerx.rpc.calls import ApiCall
 from airflow_provider_schedulerx.rpc.protocol import PreparedRequest, RequestTemplate, parse_reply
 from airflow_provider_schedulerx.rpc.retries import RetryPolicy, is_idempotent
 

@@ -1,9 +1,11 @@
-"""Waiting on a SchedulerX job instance from a DAG."""
+"""Waiting from a DAG: on a SchedulerX job instance, and on the instance that SchedulerX's
+own schedule ran for a time window."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
@@ -21,56 +23,23 @@ from airflow_provider_schedulerx.utils.waiting import (
     check_timeout,
 )
 
-__all__ = ["SchedulerXJobInstanceSensor"]
+if TYPE_CHECKING:
+    from airflow_provider_schedulerx.models import JobInstance
+    from airflow_provider_schedulerx.rpc.windows import Window, WindowSearch
+
+__all__ = ["SchedulerXJobInstanceSensor", "SchedulerXJobSensor"]
 
 #: The task state key of a rescheduled sensor's failed polls in a row.
 FAILED_POLLS_KEY = "schedulerx_failed_polls"
 
 
-class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
-    """Waits until a SchedulerX job instance reaches a final status.
-
-    Done on a status in ``success_statuses``: the instance, as a dict, is the task's XCom
-    return value, and its summary and log tail are logged. A status in ``failure_statuses``,
-    or a final status in neither list, fails the try with the instance's ``Result`` and log
-    tail, retryably (a rerun in SchedulerX can satisfy the next try). The sensor's own
-    ``timeout`` ends it as Airflow's sensors end (``AirflowSensorTimeout``, not retried);
-    the instance, which the sensor did not start, is left alone.
-
-    .. code-block:: python
-
-        wait = SchedulerXJobInstanceSensor(
-            task_id="wait",
-            job_id=1234,
-            job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
-            mode="reschedule",  # or deferrable=True: the triggerer waits
-            poke_interval=60,
-        )
-
-    :param job_id: the SchedulerX job (templated).
-    :param job_instance_id: the instance to wait on (templated).
-    :param schedulerx_conn_id: the Airflow connection.
-    :param namespace: namespace, if not the connection's (templated).
-    :param group_id: application group, if not the connection's (templated).
-    :param success_statuses: statuses that end the wait successfully (numbers or names;
-        default ``[success]``).
-    :param failure_statuses: statuses that fail the try (default ``[failed, killed,
-        rejected, partial failed]``; an empty list stays empty).
-    :param deferrable: wait in the triggerer instead of a worker slot (default:
-        ``[operators] default_deferrable``).
-
-    A poke that still fails after the client's retries with a transient error (throttling,
-    5xx, a dropped connection) counts as "not yet", up to ten failed pokes in a row, counted
-    across reschedules.
-    """
-
-    template_fields: Sequence[str] = ("job_id", "job_instance_id", "namespace", "group_id")
+class _WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
+    """What both sensors share: the waiting policy and its checks, the poke, the count of
+    failed polls across reschedules, the deferral and the resumption."""
 
     def __init__(
         self,
         *,
-        job_id: int | str,
-        job_instance_id: int | str,
         success_statuses: Iterable[int | str] | None = None,
         failure_statuses: Iterable[int | str] | None = None,
         deferrable: bool | None = None,
@@ -83,19 +52,20 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         if kwargs.get("timeout") is not None:
             check_timeout(_seconds(kwargs["timeout"]), "timeout")
         super().__init__(**kwargs)
-        self.job_id = job_id
-        self.job_instance_id = job_instance_id
         self.policy = WaitPolicy.of(success_statuses, failure_statuses)
         self.deferrable = default_deferrable() if deferrable is None else check_flag(deferrable, "deferrable")
         self.poke_interval = check_poll_interval(self.poke_interval, "poke_interval")
         self.timeout = check_timeout(self.timeout, "timeout") or 0
         self._streak = ErrorStreak()
 
-    def _ids(self) -> tuple[int, int]:
-        self.check_scope()
-        return self.checked_id(self.job_id, "job_id"), self.checked_id(
-            self.job_instance_id, "job_instance_id"
-        )
+    # -- what a sensor says ---------------------------------------------------------------
+
+    def look(self, context: Any) -> JobInstance | None:
+        """One poll: the instance as it stands, or ``None`` while there is none."""
+        raise NotImplementedError
+
+    def defer_wait(self, context: Any, deadline: float | None, failed_polls: int) -> NoReturn:
+        raise NotImplementedError
 
     # -- poke and reschedule --------------------------------------------------------------
 
@@ -105,10 +75,9 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         from airflow_provider_schedulerx.exceptions import SchedulerXError
         from airflow_provider_schedulerx.utils.errors import task_error
 
-        job_id, instance_id = self._ids()
         streak = self._failed_polls(context)
         try:
-            instance = self.hook.get_job_instance(job_id, instance_id)
+            instance = self.look(context)
         except SchedulerXError as error:
             tolerated = streak.tolerates(error, self.log)
             self._keep_failed_polls(context, streak)
@@ -118,6 +87,8 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         if streak.length:
             streak.reset()
             self._keep_failed_polls(context, streak)
+        if instance is None:
+            return False
         if not instance.status.recognized:
             self.log.warning("SchedulerX reported a status this provider does not know: %d", instance.status)
         verdict = self.policy.verdict(instance.status)
@@ -156,13 +127,10 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         done = self.poke(context)
         if done:
             return done.xcom_value
-        job_id, instance_id = self._ids()
-        self.defer_to_trigger(
-            job_id,
-            instance_id,
-            poll_interval=self.poke_interval,
-            deadline=task_deadline(context, self.execution_timeout, self.timeout),
-            failed_polls=self._failed_polls(context).length,
+        self.defer_wait(
+            context,
+            task_deadline(context, self.execution_timeout, self.timeout),
+            self._failed_polls(context).length,
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
@@ -182,6 +150,232 @@ class SchedulerXJobInstanceSensor(SchedulerXTaskMixin, BaseSensorOperator):
         if event.get("retryable"):
             raise SchedulerXUnavailable(f"SchedulerX kept failing: {message}")
         raise AirflowFailException(message)
+
+
+class SchedulerXJobInstanceSensor(_WaitingSensor):
+    """Waits until a SchedulerX job instance reaches a final status.
+
+    Done on a status in ``success_statuses``: the instance, as a dict, is the task's XCom
+    return value, and its summary and log tail are logged. A status in ``failure_statuses``,
+    or a final status in neither list, fails the try with the instance's ``Result`` and log
+    tail, retryably (a rerun in SchedulerX can satisfy the next try). The sensor's own
+    ``timeout`` ends it as Airflow's sensors end (``AirflowSensorTimeout``, not retried);
+    the instance, which the sensor did not start, is left alone.
+
+    .. code-block:: python
+
+        wait = SchedulerXJobInstanceSensor(
+            task_id="wait",
+            job_id=1234,
+            job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
+            mode="reschedule",  # or deferrable=True: the triggerer waits
+            poke_interval=60,
+        )
+
+    :param job_id: the SchedulerX job (templated).
+    :param job_name: the job's name instead of its id (templated): looked up once per try.
+    :param job_instance_id: the instance to wait on (templated).
+    :param schedulerx_conn_id: the Airflow connection.
+    :param namespace: namespace, if not the connection's (templated).
+    :param group_id: application group, if not the connection's (templated).
+    :param success_statuses: statuses that end the wait successfully (numbers or names;
+        default ``[success]``).
+    :param failure_statuses: statuses that fail the try (default ``[failed, killed,
+        rejected, partial failed]``; an empty list stays empty).
+    :param deferrable: wait in the triggerer instead of a worker slot (default:
+        ``[operators] default_deferrable``).
+
+    A poke that still fails after the client's retries with a transient error (throttling,
+    5xx, a dropped connection) counts as "not yet", up to ten failed pokes in a row, counted
+    across reschedules.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "job_name", "job_instance_id", "namespace", "group_id")
+
+    def __init__(
+        self,
+        *,
+        job_id: int | str | None = None,
+        job_instance_id: int | str,
+        job_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.choose_job(job_id, job_name)
+        self.job_instance_id = job_instance_id
+
+    def _ids(self, context: Any) -> tuple[int, int]:
+        self.check_scope()
+        instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
+        return self.resolve_job(context), instance_id
+
+    def look(self, context: Any) -> JobInstance | None:
+        job_id, instance_id = self._ids(context)
+        return self.hook.get_job_instance(job_id, instance_id)
+
+    def defer_wait(self, context: Any, deadline: float | None, failed_polls: int) -> NoReturn:
+        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+
+        job_id, instance_id = self._ids(context)
+        self.defer_to_trigger(
+            SchedulerXJobInstanceTrigger,
+            job_id,
+            instance_id,
+            poll_interval=self.poke_interval,
+            deadline=deadline,
+            failed_polls=failed_polls,
+        )
+
+
+class SchedulerXJobSensor(_WaitingSensor):
+    """Waits until the instance that SchedulerX's own schedule ran for a time window (by
+    default the DAG run's data interval) has succeeded: "tonight's run of job X", which no
+    Airflow task started.
+
+    An instance belongs to the window when its data time (``match_on="data_time"``) or its
+    schedule time (``"schedule_time"``) falls in ``[window_start, window_end)``; the one that
+    counts is the newest (by schedule time, then id), so that a rerun in SchedulerX replaces
+    a failed run. Success: the instance, as a dict, is the XCom return value. A failure
+    status fails the try retryably, with the instance's result and log tail (a rerun can
+    satisfy the next try). No instance yet, or one still running: the wait goes on until
+    ``timeout``. A poke costs one ``GetJobInstanceList`` call (two for a window with more
+    than 100 instances), and one more at a try's first poke on data time, for the job's
+    data offset.
+
+    .. code-block:: python
+
+        nightly = SchedulerXJobSensor(
+            task_id="wait_for_nightly_export",
+            job_name="nightly-export",  # or job_id=1234
+            mode="reschedule",  # or deferrable=True
+            poke_interval=300,
+            timeout=6 * 3600,
+        )
+
+    :param job_id: the SchedulerX job (templated).
+    :param job_name: the job's name instead of its id (templated): looked up once per try.
+    :param window_start: the window's start, included (templated; a datetime or an ISO 8601
+        string; one without a zone is in the connection's time zone). Default: the DAG
+        run's ``data_interval_start``.
+    :param window_end: the window's end, excluded (templated). Default: the DAG run's
+        ``data_interval_end``.
+    :param match_on: ``"data_time"`` (default) or ``"schedule_time"``.
+    :param schedulerx_conn_id: the Airflow connection.
+    :param namespace: namespace, if not the connection's (templated).
+    :param group_id: application group, if not the connection's (templated).
+    :param success_statuses: as on :class:`SchedulerXJobInstanceSensor`.
+    :param failure_statuses: as on :class:`SchedulerXJobInstanceSensor`.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = (
+        "job_id",
+        "job_name",
+        "window_start",
+        "window_end",
+        "namespace",
+        "group_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        job_id: int | str | None = None,
+        job_name: str | None = None,
+        window_start: datetime | str | None = None,
+        window_end: datetime | str | None = None,
+        match_on: str = "data_time",
+        **kwargs: Any,
+    ) -> None:
+        from airflow_provider_schedulerx.config import shown
+        from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+        from airflow_provider_schedulerx.rpc.windows import MATCH_ON
+
+        if match_on not in MATCH_ON:
+            raise SchedulerXConfigError(f"match_on: expected {' or '.join(MATCH_ON)}, got {shown(match_on)}")
+        super().__init__(**kwargs)
+        self.choose_job(job_id, job_name)
+        self.window_start = window_start
+        self.window_end = window_end
+        self.match_on = match_on
+        self._search: WindowSearch | None = None
+
+    def window(self, context: Any) -> Window:
+        """The rendered window, checked; the DAG run's data interval where not given."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+        from airflow_provider_schedulerx.rpc.windows import Window
+
+        with self.failing_as_airflow():
+            timezone = self.hook.client.timezone
+            start = _window_bound(self.window_start, context, "window_start", "data_interval_start", timezone)
+            end = _window_bound(self.window_end, context, "window_end", "data_interval_end", timezone)
+            if start == end and not self.window_start and not self.window_end:
+                raise SchedulerXConfigError(
+                    "window_start, window_end: this DAG run's data interval is empty (Airflow 3's cron "
+                    "schedules have none, unless on CronDataIntervalTimetable or with [scheduler] "
+                    "create_cron_data_intervals); give window_start and window_end"
+                )
+            return Window(start, end, self.match_on)
+
+    def _search_of(self, context: Any) -> WindowSearch:
+        from airflow_provider_schedulerx.rpc.windows import WindowSearch
+
+        self.check_scope()
+        job_id, window = self.resolve_job(context), self.window(context)
+        if self._search is None or (self._search.job_id, self._search.window) != (job_id, window):
+            self._search = WindowSearch(job_id, window)
+        return self._search
+
+    def look(self, context: Any) -> JobInstance | None:
+        search = self._search_of(context)
+        instance = self.hook.find_in_window(search)
+        if instance is None:
+            self.log.info("SchedulerX job %d has no instance for %s yet", search.job_id, search.window)
+        return instance
+
+    def defer_wait(self, context: Any, deadline: float | None, failed_polls: int) -> NoReturn:
+        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobWindowTrigger
+
+        search = self._search_of(context)
+        self.defer_to_trigger(
+            SchedulerXJobWindowTrigger,
+            search.job_id,
+            search.window.start,
+            search.window.end,
+            match_on=search.window.match_on,
+            poll_interval=self.poke_interval,
+            deadline=deadline,
+            failed_polls=failed_polls,
+        )
+
+
+def _window_bound(value: Any, context: Any, setting: str, default_key: str, timezone: str) -> float:
+    """A window bound in epoch seconds: ``value`` (a datetime, or an ISO 8601 string; one
+    without a zone in ``timezone``), else the run's ``default_key``."""
+    import pendulum
+
+    from airflow_provider_schedulerx.config import shown
+    from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
+
+    if value is None or value == "":
+        value = context.get(default_key) if context else None
+        if value is None:
+            raise SchedulerXConfigError(
+                f"{setting}: this DAG run has no {default_key} (a manual run of a DAG without a "
+                "schedule); give window_start and window_end"
+            )
+    if isinstance(value, str):
+        try:
+            value = pendulum.parse(value, tz=timezone)
+        except (ValueError, TypeError):  # pendulum's ParserError is a ValueError
+            raise SchedulerXConfigError(
+                f"{setting}: expected a datetime or an ISO 8601 time, got {shown(value)}"
+            ) from None
+    if not isinstance(value, datetime):
+        raise SchedulerXConfigError(f"{setting}: expected a datetime or an ISO 8601 time, got {shown(value)}")
+    if value.tzinfo is None:
+        value = pendulum.instance(value, tz=timezone)
+    return value.timestamp()
 
 
 def _seconds(value: Any) -> Any:

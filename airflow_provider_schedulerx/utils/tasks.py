@@ -35,6 +35,10 @@ __all__ = [
     "task_deadline",
 ]
 
+#: The task state key of the job that ``job_name`` named in a try (a rescheduled sensor's
+#: pokes are one try across processes).
+NAMED_JOB_KEY = "schedulerx_named_job"
+
 #: Airflow's own deferral timeout comes this long after the task's deadline: a backstop for
 #: a triggerer that is down, so that the trigger reports the deadline itself when it can.
 DEFER_BACKSTOP_SECONDS = 60.0
@@ -100,6 +104,9 @@ class SchedulerXTaskMixin:
     if TYPE_CHECKING:
         log: Any
         policy: WaitPolicy
+        job_id: Any
+        job_name: Any
+        job_id_in_use: int | None
 
         def defer(self, *args: Any, **kwargs: Any) -> NoReturn: ...
 
@@ -127,6 +134,44 @@ class SchedulerXTaskMixin:
         return SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
 
     # -- what the task was given ------------------------------------------------------------
+
+    def choose_job(self, job_id: Any, job_name: Any) -> None:
+        """Take ``job_id`` or ``job_name`` (both templated): one of the two."""
+        if (job_id is None) == (job_name is None):
+            given = "both" if job_id is not None else "neither"
+            raise SchedulerXConfigError(f"job_id or job_name: give one of the two, not {given}")
+        self.job_id = job_id
+        self.job_name = job_name
+        self.job_id_in_use: int | None = None
+
+    def resolve_job(self, context: Any) -> int:
+        """The job of this try: ``job_id``, or the one job named ``job_name``, looked up once
+        per try (``ListJobs``).
+
+        :raises AirflowFailException: when no job, or several, have that name.
+        """
+        if self.job_id_in_use is not None:
+            return self.job_id_in_use
+        if self.job_name is None:
+            self.job_id_in_use = self.checked_id(self.job_id, "job_id")
+            return self.job_id_in_use
+        from airflow_provider_schedulerx.utils.task_state import task_state_store
+
+        with self.failing_as_airflow():
+            name = str(validate_name(self.job_name, "job_name"))
+        ti = context.get("ti") if context else None
+        key = {"name": name, "try": getattr(ti, "try_number", None)}
+        store = task_state_store(context) if context else None
+        stored = store.get(NAMED_JOB_KEY) if store is not None else None
+        if isinstance(stored, dict) and {k: stored.get(k) for k in key} == key and stored.get("job_id"):
+            self.job_id_in_use = self.checked_id(stored["job_id"], "job_id")
+            return self.job_id_in_use
+        with self.failing_as_airflow():
+            self.job_id_in_use = self.hook.find_job(name)
+        self.log.info("Job %r is job %d", name, self.job_id_in_use)
+        if store is not None:
+            store.set(NAMED_JOB_KEY, {**key, "job_id": self.job_id_in_use})
+        return self.job_id_in_use
 
     @contextlib.contextmanager
     def failing_as_airflow(self) -> Iterator[None]:
@@ -178,17 +223,15 @@ class SchedulerXTaskMixin:
         return redacted(data)
 
     def defer_to_trigger(
-        self, job_id: int, instance_id: int, *, poll_interval: float, deadline: float | None, **options: Any
+        self, trigger_class: Any, *args: Any, poll_interval: float, deadline: float | None, **options: Any
     ) -> NoReturn:
-        """Hand the wait to the triggerer, under the task's waiting policy; ``options`` go
-        to the trigger. Airflow's own deferral timeout backs up the trigger's deadline."""
-        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
-
+        """Hand the wait to the triggerer: ``trigger_class(*args, **options)`` under the
+        task's connection and waiting policy. Airflow's own deferral timeout backs up the
+        trigger's deadline."""
         success, failure = self.policy.numbers()
         self.defer(
-            trigger=SchedulerXJobInstanceTrigger(
-                job_id,
-                instance_id,
+            trigger=trigger_class(
+                *args,
                 schedulerx_conn_id=self.schedulerx_conn_id,
                 namespace=self.namespace,
                 group_id=self.group_id,

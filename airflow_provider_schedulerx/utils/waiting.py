@@ -185,15 +185,17 @@ class StatusLog:
     def __init__(self, log: Any, what: str) -> None:
         self._log = log
         self._what = what
-        self._status: InstanceStatus | None = None
+        self._status: InstanceStatus | str | None = None
         self._since = self._logged_at = 0.0
 
-    def update(self, status: InstanceStatus, now: float) -> None:
-        """Note the status seen at ``now`` (seconds of a monotonic clock)."""
+    def update(self, status: InstanceStatus | str, now: float) -> None:
+        """Note the status (or a word for the lack of an instance) seen at ``now`` (seconds
+        of a monotonic clock)."""
+        label = status.label if isinstance(status, InstanceStatus) else status
         if status != self._status:
-            self._log.info("%s is %s", self._what, status.label)
+            self._log.info("%s is %s", self._what, label)
             self._status, self._since, self._logged_at = status, now, now
         elif now - self._logged_at >= STILL_WAITING_LOG_SECONDS:
             minutes = round((now - self._since) / 60)
-            self._log.info("%s is still %s, for %d min now", self._what, status.label, minutes)
+            self._log.info("%s is still %s, for %d min now", self._what, label, minutes)
             self._logged_at = now

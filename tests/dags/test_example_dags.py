@@ -292,6 +292,8 @@ def test_example_dags_import_cleanly(airflow_db):
         "example_schedulerx_execute_job",
         "example_schedulerx_start_and_sense",
         "example_schedulerx_report_and_branch",
+        "example_schedulerx_wait_for_schedule",
+        *(() if AIRFLOW_2 else ("example_schedulerx_asset_watcher",)),
     } <= set(bag.dag_ids)
 
 
@@ -307,6 +309,7 @@ def test_templated_ids_and_bad_statuses_are_checked_early():
         SchedulerXExecuteJobOperator(task_id="e", job_id=1, worker="w", worker_label="l")
     assert SchedulerXJobInstanceSensor.template_fields == (
         "job_id",
+        "job_name",
         "job_instance_id",
         "namespace",
         "group_id",
