@@ -24,6 +24,7 @@ from airflow_provider_schedulerx.emulator.server import (
     Emulator,
 )
 from airflow_provider_schedulerx.emulator.specs import JobSpec, NamespaceSpec
+from airflow_provider_schedulerx.emulator.workflows import WorkflowSpec
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
@@ -40,4 +41,5 @@ __all__ = [
     "InstanceState",
     "JobSpec",
     "NamespaceSpec",
+    "WorkflowSpec",
 ]

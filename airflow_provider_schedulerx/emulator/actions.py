@@ -198,6 +198,73 @@ def list_groups(ctx: CallContext, p: Params) -> dict[str, Any]:
     return {"AppGroups": groups}
 
 
+def _workflow(ctx: CallContext, p: Params) -> Any:
+    namespace, group_id = _group(ctx, p)
+    workflow_id = p.long("WorkflowId", required=True)
+    assert workflow_id is not None
+    return ctx.state.workflows.workflow(namespace, group_id, workflow_id)
+
+
+def _workflow_instance(ctx: CallContext, p: Params) -> Any:
+    spec = _workflow(ctx, p)
+    wf_instance_id = p.long("WfInstanceId", required=True)
+    assert wf_instance_id is not None
+    return ctx.state.workflows.instance(spec, wf_instance_id)
+
+
+def execute_workflow(ctx: CallContext, p: Params) -> dict[str, Any]:
+    spec = _workflow(ctx, p)
+    parameters = p.text("InstanceParameters") or ""
+    if len(parameters.encode()) > 1000:
+        raise ServiceError("InvalidParameter", "InstanceParameters is longer than 1000 bytes.")
+    inst = ctx.state.workflows.execute(spec, parameters)
+    return {"WfInstanceId": inst.wf_instance_id}
+
+
+def get_workflow_instance(ctx: CallContext, p: Params) -> dict[str, Any]:
+    return ctx.views.workflow_instance(_workflow_instance(ctx, p))
+
+
+def list_workflow_instance(ctx: CallContext, p: Params) -> dict[str, Any]:
+    workflows = ctx.state.workflows
+    instances = sorted(
+        workflows.instances_of(_workflow(ctx, p)), key=lambda i: i.wf_instance_id, reverse=True
+    )
+    now = ctx.state.clock()
+    infos = [ctx.views.workflow_instance_info(inst, *inst.status(now)) for inst in instances]
+    return {"WfInstanceInfos": infos}
+
+
+def set_wf_instance_success(ctx: CallContext, p: Params) -> None:
+    ctx.state.workflows.set_success(_workflow_instance(ctx, p))
+
+
+def get_work_flow(ctx: CallContext, p: Params) -> dict[str, Any]:
+    spec = _workflow(ctx, p)
+    return {
+        "WorkFlowInfo": ctx.views.workflow_info(spec),
+        "WorkFlowNodeInfo": {
+            "Nodes": [{"Id": node, "Label": str(node), "Status": 1} for node in spec.nodes],
+            "Edges": [{"Source": s, "Target": t} for s, t in spec.edges],
+        },
+    }
+
+
+def list_work_flows(ctx: CallContext, p: Params) -> dict[str, Any]:
+    namespace, group_id = _group(ctx, p)
+    name = p.text("WorkflowName")
+    number, size = _page(p, 10)
+    assert size is not None
+    found = [s for s in ctx.state.workflows.workflows(namespace, group_id) if not name or name in str(s.name)]
+    page = found[(number - 1) * size : number * size]
+    return {
+        "Records": [ctx.views.workflow_info(spec) for spec in page],
+        "PageNumber": number,
+        "PageSize": size,
+        "Total": len(found),
+    }
+
+
 SCHEDULERX_ACTIONS: dict[str, Handler] = {
     "ExecuteJob": execute_job,
     "GetJobInstance": get_job_instance,
@@ -212,6 +279,12 @@ SCHEDULERX_ACTIONS: dict[str, Handler] = {
     "DisableJob": lambda ctx, p: _set_enabled(ctx, p, False),
     "ListNamespaces": list_namespaces,
     "ListGroups": list_groups,
+    "ExecuteWorkflow": execute_workflow,
+    "GetWorkflowInstance": get_workflow_instance,
+    "ListWorkflowInstance": list_workflow_instance,
+    "SetWfInstanceSuccess": set_wf_instance_success,
+    "GetWorkFlow": get_work_flow,
+    "ListWorkFlows": list_work_flows,
 }
 
 # The rest of the 61 schedulerx2 actions: real, but not emulated.
@@ -239,16 +312,11 @@ UNIMPLEMENTED_ACTIONS = frozenset(
         "DesignateWorkers",
         "DisableWorkflow",
         "EnableWorkflow",
-        "ExecuteWorkflow",
         "GetAppGroup",
         "GetOverview",
-        "GetWorkFlow",
         "GetWorkerList",
-        "GetWorkflowInstance",
         "GrantPermission",
         "ListJobScriptHistory",
-        "ListWorkFlows",
-        "ListWorkflowInstance",
         "ManageSchedulerxCalendar",
         "ManageSchedulerxJobSync",
         "ManageSchedulerxNotificationPolicy",
@@ -258,7 +326,6 @@ UNIMPLEMENTED_ACTIONS = frozenset(
         "ReadSchedulerxNotificationPolicy",
         "RerunJob",
         "RevokePermission",
-        "SetWfInstanceSuccess",
         "UpdateAppGroup",
         "UpdateJob",
         "UpdateJobScript",

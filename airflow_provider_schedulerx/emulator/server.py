@@ -29,6 +29,7 @@ from airflow_provider_schedulerx.emulator.identities import (
 from airflow_provider_schedulerx.emulator.specs import JobSpec, load_jobs_file
 from airflow_provider_schedulerx.emulator.store import DEFAULT_KEEP_INSTANCES, EmulatorState, InstanceState
 from airflow_provider_schedulerx.emulator.views import Views
+from airflow_provider_schedulerx.emulator.workflows import WorkflowSpec
 from airflow_provider_schedulerx.models import InstanceStatus
 
 __all__ = [
@@ -145,11 +146,13 @@ class Emulator:
         self.faults = Faults(seed)
         self.stats = EmulatorStats()
         if jobs_file is not None:
-            namespaces, file_jobs = load_jobs_file(jobs_file)
+            namespaces, file_jobs, file_workflows = load_jobs_file(jobs_file)
             for ns in namespaces:
                 self.state.add_namespace(ns)
             for spec in file_jobs:
                 self.state.add_job(spec)
+            for workflow in file_workflows:
+                self.state.workflows.add(workflow)
         for spec in jobs or ():
             self.state.add_job(spec)
         self.demo_credentials = access_key_secret == DEFAULT_ACCESS_KEY_SECRET
@@ -279,6 +282,13 @@ class Emulator:
         :param spec: the job.
         """
         return self.state.add_job(spec)
+
+    def add_workflow(self, spec: WorkflowSpec) -> WorkflowSpec:
+        """Add or replace a workflow (its nodes: jobs added before).
+
+        :param spec: the workflow.
+        """
+        return self.state.workflows.add(spec)
 
     def add_access_key(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept one more static AccessKey.

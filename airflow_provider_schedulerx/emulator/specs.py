@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_schedulerx.emulator.schedules import ScheduleSpec
+from airflow_provider_schedulerx.emulator.workflows import WorkflowSpec
 from airflow_provider_schedulerx.models import InstanceStatus
 
 __all__ = ["JobSpec", "NamespaceSpec", "load_jobs_file"]
@@ -179,8 +180,9 @@ class NamespaceSpec:
         )
 
 
-def load_jobs_file(path: str | Path) -> tuple[list[NamespaceSpec], list[JobSpec]]:
-    """Read a jobs file: a JSON list of jobs, or ``{"namespaces": [...], "jobs": [...]}``.
+def load_jobs_file(path: str | Path) -> tuple[list[NamespaceSpec], list[JobSpec], list[WorkflowSpec]]:
+    """Read a jobs file: a JSON list of jobs, or ``{"namespaces": [...], "jobs": [...],
+    "workflows": [...]}``.
 
     :param path: the file.
     :raises ValueError: when the file is not valid JSON or not of that shape.
@@ -191,13 +193,14 @@ def load_jobs_file(path: str | Path) -> tuple[list[NamespaceSpec], list[JobSpec]
         raise ValueError(f"{path}: not valid JSON: {exc}") from exc
     if isinstance(data, list):
         data = {"jobs": data}
-    if not isinstance(data, dict) or not set(data) <= {"namespaces", "jobs"}:
+    if not isinstance(data, dict) or not set(data) <= {"namespaces", "jobs", "workflows"}:
         raise ValueError(
-            f'{path}: expected a list of jobs or {{"namespaces": [...], "jobs": [...]}}',
+            f'{path}: expected a list of jobs or {{"namespaces": [...], "jobs": [...], "workflows": [...]}}',
         )
     try:
         namespaces = [NamespaceSpec.from_dict(item) for item in data.get("namespaces", [])]
         jobs = [JobSpec.from_dict(item) for item in data.get("jobs", [])]
+        workflows = [WorkflowSpec.from_dict(item) for item in data.get("workflows", [])]
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from exc
-    return namespaces, jobs
+    return namespaces, jobs, workflows

@@ -23,6 +23,7 @@ from airflow_provider_schedulerx.emulator.specs import (
     JobSpec,
     NamespaceSpec,
 )
+from airflow_provider_schedulerx.emulator.workflows import WorkflowStore
 from airflow_provider_schedulerx.models import InstanceStatus, TriggerType
 
 __all__ = ["EmulatorState", "InstanceState"]
@@ -74,6 +75,7 @@ class EmulatorState:
         self._next_id = max(FIRST_INSTANCE_ID, int(time.time() * 1_000_000))
         #: For each scheduled job, the time up to which its ticks have fired.
         self._fired_through: dict[int, float] = {}
+        self.workflows = WorkflowStore(self)
         self.add_namespace(NamespaceSpec(namespace, {group_id}))
 
     # -- set-up ---------------------------------------------------------------------
@@ -253,13 +255,32 @@ class EmulatorState:
                 self._fired_through[job_id] = now
             self._forget_old(now)
 
+    def start_node(self, job: JobSpec, at: float, parameters: str) -> InstanceState:
+        """Start an instance of ``job`` at ``at`` as a node of a workflow instance."""
+        with self.lock:
+            outcome, result = self._outcome(job)
+            inst = self._add_instance(
+                job,
+                Attempt(at, job.wait_seconds, job.run_seconds, outcome, result, TriggerType.API),
+                created_at=at,
+                parameters=parameters,
+            )
+            self._forget_old(self.clock())
+            return inst
+
+    def new_id(self) -> int:
+        """A new instance id (of a job or a workflow instance)."""
+        with self.lock:
+            self._next_id += 1
+            return self._next_id - 1
+
     def _outcome(self, job: JobSpec) -> tuple[InstanceStatus, str]:
         outcome = job.outcome_status(retried=False)
         return outcome, job.result if job.result is not None else DEFAULT_RESULTS.get(outcome, "")
 
     def _add_instance(self, job: JobSpec, attempt: Attempt, **facts: Any) -> InstanceState:
         inst = InstanceState(
-            instance_id=self._next_id,
+            instance_id=self.new_id(),
             job=job,
             namespace=job.namespace or self.default_namespace,
             group_id=job.group_id or self.default_group,
@@ -267,7 +288,6 @@ class EmulatorState:
             attempts=[attempt],
             **{"work_addr": job.work_addr, **facts},
         )
-        self._next_id += 1
         self._instances[inst.instance_id] = inst
         self._by_job.setdefault(job.job_id, []).append(inst)
         return inst

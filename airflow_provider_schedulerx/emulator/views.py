@@ -12,6 +12,7 @@ from airflow_provider_schedulerx.config import DEFAULT_TIMEZONE, MAX_LOG_LINES
 from airflow_provider_schedulerx.emulator.lifecycle import InstanceState
 from airflow_provider_schedulerx.emulator.specs import JobSpec
 from airflow_provider_schedulerx.emulator.store import EmulatorState
+from airflow_provider_schedulerx.emulator.workflows import WorkflowInstanceState, WorkflowSpec
 
 __all__ = ["Views"]
 
@@ -69,6 +70,65 @@ class Views:
             detail["Parameters"] = inst.parameters
             detail["TraceId"] = inst.trace_id
         return detail
+
+    def workflow_instance(self, inst: WorkflowInstanceState) -> dict[str, Any]:
+        """``GetWorkflowInstance``'s data: the instance, and its graph of nodes."""
+        with self.state.lock:
+            now = self.state.clock()
+            status, ended = inst.status(now)
+            nodes = []
+            for job_id in inst.workflow.order:
+                job = self.state.job(inst.namespace, inst.group_id, job_id)
+                node: dict[str, Any] = {"JobId": job_id, "JobName": job.name, "Status": 1, "Attempt": 0}
+                started = inst.nodes.get(job_id)
+                if started is not None:
+                    view = started.view(now)
+                    node.update(
+                        JobInstanceId=started.instance_id,
+                        Status=int(view.status),
+                        Attempt=len(started.attempts) - 1,
+                        Result=view.result,
+                        WorkAddr=view.work_addr,
+                        ScheduleTime=self.format_time(started.scheduled_at),
+                        DataTime=self.format_time(started.data_at),
+                        StartTime=self.format_time(view.start_time),
+                        EndTime=self.format_time(view.end_time),
+                    )
+                nodes.append(node)
+        return {
+            "WfInstanceInfo": {**self.workflow_instance_info(inst, status, ended)},
+            "WfInstanceDag": {
+                "Nodes": nodes,
+                "Edges": [{"Source": s, "Target": t} for s, t in inst.workflow.edges],
+            },
+        }
+
+    def workflow_instance_info(
+        self, inst: WorkflowInstanceState, status: int, ended: float | None
+    ) -> dict[str, Any]:
+        return {
+            "WfInstanceId": inst.wf_instance_id,
+            "WorkflowId": inst.workflow.workflow_id,
+            "Status": status,
+            "ScheduleTime": self.format_time(inst.created_at),
+            "DataTime": self.format_time(inst.created_at),
+            "StartTime": self.format_time(inst.created_at),
+            "EndTime": self.format_time(ended),
+        }
+
+    def workflow_info(self, spec: WorkflowSpec) -> dict[str, Any]:
+        """A workflow as ``GetWorkFlow`` and ``ListWorkFlows`` show it."""
+        return {
+            "WorkflowId": spec.workflow_id,
+            "Name": spec.name,
+            "Description": spec.description,
+            "Namespace": spec.namespace,
+            "GroupId": spec.group_id,
+            "Status": 1 if spec.enabled else 0,
+            "TimeType": 100,
+            "TimeExpression": "",
+            "MaxConcurrency": 1,
+        }
 
     def job_config(self, spec: JobSpec) -> dict[str, Any]:
         """The ``JobConfigInfo`` of a job."""

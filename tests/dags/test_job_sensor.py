@@ -155,7 +155,7 @@ def test_the_example_waits_for_the_nightly_export_of_its_data_interval(airflow_d
     from tests.conftest import REPO
     from tests.dags.test_example_dags import load_dag
 
-    _, jobs = load_jobs_file(REPO / "example_dags" / "emulator_jobs.json")
+    _, jobs, _ = load_jobs_file(REPO / "example_dags" / "emulator_jobs.json")
     (nightly,) = [job for job in jobs if job.name == "nightly-export"]
     schedulerx_connection.add_job(nightly)
     dag = load_dag("example_schedulerx_wait_for_schedule")
