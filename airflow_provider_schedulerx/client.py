@@ -26,7 +26,7 @@ from airflow_provider_schedulerx.config import ClientConfig, validate_name
 from airflow_provider_schedulerx.credentials import CredentialsProvider
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, JobInstance, check_timezone
-from airflow_provider_schedulerx.rpc import actions
+from airflow_provider_schedulerx.rpc import actions, workflows
 from airflow_provider_schedulerx.rpc.calls import ApiCall
 from airflow_provider_schedulerx.rpc.protocol import stringify_params
 from airflow_provider_schedulerx.rpc.windows import WindowSearch, run_plan, run_plan_async
@@ -209,6 +209,13 @@ class SchedulerXClient(_BaseClient):
     list_jobs = _sync(actions.list_jobs)
     find_job = _sync(actions.find_job)
     list_namespaces = _sync(actions.list_namespaces)
+    execute_workflow = _sync(workflows.execute_workflow)
+    get_workflow_instance = _sync(workflows.get_workflow_instance)
+    list_workflow_instances = _sync(workflows.list_workflow_instances)
+    set_workflow_instance_success = _sync(workflows.set_workflow_instance_success)
+    get_workflow = _sync(workflows.get_workflow)
+    list_workflows = _sync(workflows.list_workflows)
+    find_workflow = _sync(workflows.find_workflow)
 
     def find_in_window(self, search: WindowSearch) -> JobInstance | None:
         """The job's newest instance in the search's window, or ``None`` (one or two
@@ -291,6 +298,13 @@ class AsyncSchedulerXClient(_BaseClient):
     get_job_instance = _async(actions.get_job_instance)
     stop_instance = _async(actions.stop_instance)
     find_job = _async(actions.find_job)
+    execute_workflow = _async(workflows.execute_workflow)
+    get_workflow_instance = _async(workflows.get_workflow_instance)
+    list_workflow_instances = _async(workflows.list_workflow_instances)
+    set_workflow_instance_success = _async(workflows.set_workflow_instance_success)
+    get_workflow = _async(workflows.get_workflow)
+    list_workflows = _async(workflows.list_workflows)
+    find_workflow = _async(workflows.find_workflow)
 
     async def find_in_window(
         self, search: WindowSearch, *, deadline: float | None = None

@@ -1,4 +1,5 @@
-"""SchedulerX enumerations and the job instance record, with Python names and pendulum times."""
+"""SchedulerX enumerations and the job and workflow instance records, with Python names and
+pendulum times."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ __all__ = [
     "JobInstance",
     "TimeType",
     "TriggerType",
+    "WorkflowInstance",
+    "WorkflowNode",
+    "WorkflowStatus",
     "check_timezone",
     "parse_service_time",
     "parse_statuses",
@@ -243,3 +247,139 @@ def summarize(instance: Mapping[str, Any]) -> str:
     if instance.get("work_addr"):
         parts.append(f"on {instance['work_addr']}")
     return ", ".join(parts)
+
+
+class WorkflowStatus(LenientIntEnum):
+    """Status of a SchedulerX workflow instance (``WfInstanceInfo.Status``)."""
+
+    PENDING = 1
+    PREPARING = 2
+    RUNNING = 3
+    SUCCESS = 4
+    FAILED = 5
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (WorkflowStatus.SUCCESS, WorkflowStatus.FAILED)
+
+
+def _iso(value: pendulum.DateTime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class WorkflowNode:
+    """One node of a workflow instance: a job, and its instance once the node started."""
+
+    job_id: int
+    status: InstanceStatus
+    job_instance_id: int | None = None
+    job_name: str | None = None
+    attempt: int | None = None
+    result: str | None = None
+    work_addr: str | None = None
+    schedule_time: pendulum.DateTime | None = None
+    data_time: pendulum.DateTime | None = None
+    start_time: pendulum.DateTime | None = None
+    end_time: pendulum.DateTime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.job_name or f"job {self.job_id}"
+
+    def describe(self) -> str:
+        """``node extract (job 901, instance 123)``."""
+        instance = f", instance {self.job_instance_id}" if self.job_instance_id else ""
+        return f"node {self.name} (job {self.job_id}{instance})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "job_instance_id": self.job_instance_id,
+            "job_name": self.job_name,
+            "status": int(self.status),
+            "status_name": self.status.label,
+            "attempt": self.attempt,
+            "result": self.result,
+            "work_addr": self.work_addr,
+            "schedule_time": _iso(self.schedule_time),
+            "data_time": _iso(self.data_time),
+            "start_time": _iso(self.start_time),
+            "end_time": _iso(self.end_time),
+        }
+
+
+@dataclass(frozen=True)
+class WorkflowInstance:
+    """One SchedulerX workflow instance, as ``GetWorkflowInstance`` describes it: its status
+    and times, and its graph (``nodes`` in the service's order, ``edges`` as pairs of the
+    ids the service gives)."""
+
+    workflow_id: int
+    instance_id: int
+    status: WorkflowStatus
+    schedule_time: pendulum.DateTime | None = None
+    data_time: pendulum.DateTime | None = None
+    start_time: pendulum.DateTime | None = None
+    end_time: pendulum.DateTime | None = None
+    nodes: tuple[WorkflowNode, ...] = ()
+    edges: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status.is_finished
+
+    @property
+    def is_success(self) -> bool:
+        return self.status is WorkflowStatus.SUCCESS
+
+    def running_nodes(self) -> list[WorkflowNode]:
+        """The nodes whose instance has started and not finished."""
+        return [
+            node
+            for node in self.nodes
+            if node.job_instance_id and node.status in (InstanceStatus.WAITING, InstanceStatus.RUNNING)
+        ]
+
+    def failed_nodes(self) -> list[WorkflowNode]:
+        return [node for node in self.nodes if node.status in FAILURE_STATUSES]
+
+    @property
+    def result(self) -> str | None:
+        """What the failed nodes say (``node load (job 3, instance 9) failed: ...``), if any."""
+        failed = [
+            f"{node.describe()} {node.status.label}" + (f": {node.result}" if node.result else "")
+            for node in self.failed_nodes()
+        ]
+        return "; ".join(failed) or None
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.status.label] = counts.get(node.status.label, 0) + 1
+        nodes = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+        parts = [f"workflow {self.workflow_id} instance {self.instance_id}: {self.status.label}"]
+        if nodes:
+            parts.append(f"nodes: {nodes}")
+        for name, label in (("start_time", "started"), ("end_time", "ended")):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{label} {value.isoformat()}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict for XCom."""
+        return {
+            "workflow_id": self.workflow_id,
+            "instance_id": self.instance_id,
+            "status": int(self.status),
+            "status_name": self.status.label,
+            "is_finished": self.is_finished,
+            "is_success": self.is_success,
+            "schedule_time": _iso(self.schedule_time),
+            "data_time": _iso(self.data_time),
+            "start_time": _iso(self.start_time),
+            "end_time": _iso(self.end_time),
+            "nodes": [node.to_dict() for node in self.nodes],
+            "edges": [list(edge) for edge in self.edges],
+        }

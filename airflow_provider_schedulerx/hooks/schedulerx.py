@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from airflow_provider_schedulerx.exceptions import SchedulerXError
     from airflow_provider_schedulerx.hooks.connection import ConnectionSettings
     from airflow_provider_schedulerx.models import JobInstance
+    from airflow_provider_schedulerx.rpc.calls import ApiCall
 
 __all__ = ["SchedulerXHook"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 #: Log lines shown of an instance that ended.
 LOG_TAIL_LINES = 20
 #: When ExecuteJob's reply is lost, the instances started through the API since this long
@@ -176,6 +178,13 @@ class SchedulerXHook(BaseHook):
     list_jobs = _forward(SchedulerXClient.list_jobs)
     find_job = _forward(SchedulerXClient.find_job)
     find_in_window = _forward(SchedulerXClient.find_in_window)
+    execute_workflow = _forward(SchedulerXClient.execute_workflow)
+    get_workflow_instance = _forward(SchedulerXClient.get_workflow_instance)
+    list_workflow_instances = _forward(SchedulerXClient.list_workflow_instances)
+    set_workflow_instance_success = _forward(SchedulerXClient.set_workflow_instance_success)
+    get_workflow = _forward(SchedulerXClient.get_workflow)
+    list_workflows = _forward(SchedulerXClient.list_workflows)
+    find_workflow = _forward(SchedulerXClient.find_workflow)
     list_namespaces = _forward(SchedulerXClient.list_namespaces)
 
     # -- what the tasks do with the API ----------------------------------------------------------
@@ -225,7 +234,6 @@ class SchedulerXHook(BaseHook):
         lookup is made again after :data:`LOST_START_SETTLE_SECONDS`, then the job is
         started again. Raises :class:`SchedulerXOutcomeUnknownError` when several instances
         fit, or when they cannot be looked up: starting it again could run the job twice."""
-        from airflow_provider_schedulerx.exceptions import SchedulerXError, SchedulerXOutcomeUnknownError
 
         def send() -> int:
             instance_id = self.execute_job(
@@ -238,6 +246,25 @@ class SchedulerXHook(BaseHook):
             self.log.info("Started SchedulerX job %d: instance %d", job_id, instance_id)
             return instance_id
 
+        return self.start_once(
+            send,
+            lambda since: self.find_started_instances(
+                job_id, since=since, instance_parameters=instance_parameters
+            ),
+            "ExecuteJob",
+            "the job",
+        )
+
+    def start_once(
+        self, send: Callable[[], int], find: Callable[[float], list[int]], action: str, what: str
+    ) -> int:
+        """``send()`` a start once and return the instance's id. When the reply is lost,
+        the one instance that ``find(since)`` gives is followed; if none shows, the lookup is
+        made again after :data:`LOST_START_SETTLE_SECONDS`, then the start is sent again.
+        Raises :class:`SchedulerXOutcomeUnknownError` when several instances fit, or when
+        they cannot be looked up: sending it again could run the work twice."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError, SchedulerXOutcomeUnknownError
+
         sent_at = time.time()
         try:
             return send()
@@ -247,27 +274,26 @@ class SchedulerXHook(BaseHook):
             if look:
                 time.sleep(LOST_START_SETTLE_SECONDS)
             try:
-                matches = self.find_started_instances(
-                    job_id, since=sent_at, instance_parameters=instance_parameters
-                )
+                matches = find(sent_at)
             except SchedulerXError as lookup_error:
                 raise SchedulerXOutcomeUnknownError(
                     f"{lost}. Looking for the instance it may have started failed too "
-                    f"({lookup_error}); not starting the job again"
+                    f"({lookup_error}); not starting {what} again"
                 ) from None
             if len(matches) == 1:
                 self.log.warning(
-                    "ExecuteJob's reply was lost (%s), but it started instance %d; following it",
+                    "%s's reply was lost (%s), but it started instance %d; following it",
+                    action,
                     lost,
                     matches[0],
                 )
                 return matches[0]
             if matches:
                 raise SchedulerXOutcomeUnknownError(
-                    f"{lost}. Since the call, instances {matches} match this task; not starting the job again"
+                    f"{lost}. Since the call, instances {matches} match this task; not starting {what} again"
                 ) from None
         self.log.warning(
-            "ExecuteJob's reply was lost (%s) and no instance of it shows; starting the job again", lost
+            "%s's reply was lost (%s) and no instance of it shows; starting %s again", action, lost, what
         )
         return send()
 
@@ -303,23 +329,43 @@ class SchedulerXHook(BaseHook):
         return it), or until ``deadline`` (epoch seconds; return ``None``). A failed poll
         that ``tolerate`` forgives is polled again; any other is raised. ``seen`` hears of
         every instance polled."""
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
         from airflow_provider_schedulerx.rpc import actions
 
-        call = actions.get_job_instance(job_id, job_instance_id)
+        return self.poll_call(
+            actions.get_job_instance(job_id, job_instance_id),
+            done=done,
+            tolerate=tolerate,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            seen=seen,
+        )
+
+    def poll_call(
+        self,
+        call: ApiCall[T],
+        *,
+        done: Callable[[T], bool],
+        tolerate: Callable[[SchedulerXError], bool],
+        poll_interval: float,
+        deadline: float | None,
+        seen: Callable[[T], None] | None = None,
+    ) -> T | None:
+        """:meth:`poll_until`, of any call's reply."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+
         while True:
             if deadline is not None and time.time() >= deadline:
                 return None
             try:
-                instance = self.client.run(call, deadline=deadline)
+                reply = self.client.run(call, deadline=deadline)
             except SchedulerXError as error:
                 if not tolerate(error):
                     raise
             else:
                 if seen is not None:
-                    seen(instance)
-                if done(instance):
-                    return instance
+                    seen(reply)
+                if done(reply):
+                    return reply
             wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.time()))
             time.sleep(wait)
 

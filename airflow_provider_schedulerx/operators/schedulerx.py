@@ -78,6 +78,10 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         partial failed).
     """
 
+    #: What it starts, as messages name it; the XCom key and task state key of its instance.
+    noun = "job"
+    instance_xcom_key = "job_instance_id"
+
     template_fields: Sequence[str] = (
         "job_id",
         "job_name",
@@ -131,19 +135,17 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         with self.failing_as_airflow():
             instance_id, finished = self._start_or_follow(context, request)
         self.job_instance_id = instance_id
-        self.push(context, "job_instance_id", instance_id)
+        self.push(context, self.instance_xcom_key, instance_id)
         self.push_console_url(context)
         if finished is not None:
             return self.report(finished)
         if not self.wait_for_completion:
             with self.failing_as_airflow():
-                return self.report(self.hook.get_job_instance(request.job_id, instance_id))
+                return self.report(self.get_instance(request.job_id, instance_id))
         deadline = task_deadline(context, self.execution_timeout, self.timeout)
         if self.deferrable:
-            from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
-
             self.defer_to_trigger(
-                SchedulerXJobInstanceTrigger,
+                self.trigger_class(),
                 request.job_id,
                 instance_id,
                 poll_interval=self.poll_interval,
@@ -169,21 +171,15 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
 
     def _start_or_follow(self, context: Any, request: Request) -> tuple[int, JobInstance | None]:
         """The instance this try follows, and that instance if it already succeeded."""
-        from airflow_provider_schedulerx.utils.lifecycle import (
-            STATE_KEY,
-            Followed,
-            Resume,
-            first_try_of_cycle,
-            resume,
-        )
+        from airflow_provider_schedulerx.utils.lifecycle import Followed, Resume, first_try_of_cycle, resume
         from airflow_provider_schedulerx.utils.task_state import task_state_store
 
         ti = context["ti"]
         store = task_state_store(context)
-        saved = Followed.from_json(store.get(STATE_KEY)) if store is not None else None
+        saved = Followed.from_json(store.get(self.state_key)) if store is not None else None
         action = resume(saved, request, first_of_cycle=first_try_of_cycle(ti, self.retries or 0))
         if saved is not None and action is Resume.FOLLOW:
-            earlier = self.hook.get_job_instance(saved.job_id, saved.instance_id)
+            earlier = self.get_instance(saved.job_id, saved.instance_id)
             verdict = self.policy.verdict(earlier.status)
             if verdict is Verdict.SUCCESS:
                 self.log.info("An earlier try's instance already succeeded: %s", earlier.summary())
@@ -196,13 +192,38 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
             why = "a new cycle of tries (the task was cleared)"
             if saved.request != request.digest():
                 why = "another request (the task's job, parameters, worker or map item changed)"
-            if self.hook.stop_if_running(saved.job_id, saved.instance_id, reason=f"replaced by {why}"):
+            if self.stop_if_running(saved.job_id, saved.instance_id, reason=f"replaced by {why}"):
                 self.log.info("Stopped the instance %d of the cleared try: %s", saved.instance_id, why)
         instance_id = self._start(request)
         if store is not None:
             followed = Followed(request.job_id, instance_id, request.digest(), int(ti.try_number))
-            store.set(STATE_KEY, followed.to_json())
+            store.set(self.state_key, followed.to_json())
         return instance_id, None
+
+    # -- what it does with SchedulerX (a workflow operator does it with workflows) -------------
+
+    @property
+    def state_key(self) -> str:
+        from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY
+
+        return STATE_KEY
+
+    def trigger_class(self) -> Any:
+        from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+
+        return SchedulerXJobInstanceTrigger
+
+    def get_instance(self, owner_id: int, instance_id: int) -> Any:
+        return self.hook.get_job_instance(owner_id, instance_id)
+
+    def stop_if_running(self, owner_id: int, instance_id: int, *, reason: str) -> bool:
+        return self.hook.stop_if_running(owner_id, instance_id, reason=reason)
+
+    def poll_until(self, owner_id: int, instance_id: int, **options: Any) -> Any:
+        return self.hook.poll_until(owner_id, instance_id, **options)
+
+    def seen(self, instance: Any) -> None:
+        """Hears of every instance polled while the task waits from its worker."""
 
     def _start(self, request: Request) -> int:
         return self.hook.start_job(
@@ -221,14 +242,15 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         from airflow_provider_schedulerx.exceptions import SchedulerXError
 
         streak = ErrorStreak()
-        status_log = StatusLog(self.log, f"SchedulerX job {job_id} instance {instance_id}")
+        status_log = StatusLog(self.log, f"SchedulerX {self.noun} {job_id} instance {instance_id}")
 
-        def seen(instance: JobInstance) -> None:
+        def seen(instance: Any) -> None:
             streak.reset()
             status_log.update(instance.status, time.monotonic())
+            self.seen(instance)
 
         try:
-            finished = self.hook.poll_until(
+            finished = self.poll_until(
                 job_id,
                 instance_id,
                 done=lambda instance: self.policy.verdict(instance.status) is not Verdict.WAIT,
@@ -240,13 +262,13 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         except SchedulerXError as error:
             self._end_with(context, job_id, instance_id, str(error), retryable=error.retryable)
         except AirflowTaskTimeout:
-            self.hook.stop_if_running(job_id, instance_id, reason="execution_timeout passed")
+            self.stop_if_running(job_id, instance_id, reason="execution_timeout passed")
             raise
         if finished is None:
             self._time_out(job_id, instance_id)
         return self._finish(finished)
 
-    def _finish(self, instance: JobInstance | dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, instance: Any) -> dict[str, Any]:
         from airflow_provider_schedulerx.models import InstanceStatus
 
         data = instance if isinstance(instance, dict) else instance.to_dict()
@@ -258,10 +280,10 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     def _time_out(self, job_id: int, instance_id: int) -> NoReturn:
         from airflow_provider_schedulerx.utils.errors import SchedulerXWaitTimeout
 
-        stopped = self.hook.stop_if_running(job_id, instance_id, reason="the task's deadline passed")
+        stopped = self.stop_if_running(job_id, instance_id, reason="the task's deadline passed")
         raise SchedulerXWaitTimeout(
-            f"SchedulerX job {job_id} instance {instance_id} did not finish before the task's deadline"
-            + ("; the instance was stopped" if stopped else "")
+            f"SchedulerX {self.noun} {job_id} instance {instance_id} did not finish before the task's "
+            "deadline" + ("; the instance was stopped" if stopped else "")
         )
 
     def _end_with(
@@ -274,7 +296,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
 
         if not retryable or last_try(context):
-            self.hook.stop_if_running(job_id, instance_id, reason="the task fails for good")
+            self.stop_if_running(job_id, instance_id, reason="the task fails for good")
         if retryable:
             raise SchedulerXUnavailable(f"SchedulerX kept failing: {message}")
         raise AirflowFailException(message)
@@ -284,8 +306,9 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger's event."""
         self._context = context
-        job_id, instance_id = int(event["job_id"]), int(event["job_instance_id"])
-        self.job_instance_id = instance_id
+        trigger = self.trigger_class()
+        job_id, instance_id = int(event[trigger.owner_key]), int(event[trigger.instance_key])
+        self.job_id_in_use, self.job_instance_id = job_id, instance_id
         status = event.get("status")
         if status in ("success", "failed", "unlisted"):
             return self._finish(event["instance"])
@@ -298,13 +321,13 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         """Airflow's own deferral timeout (a triggerer down past the deadline) fails the try
         before the task is told anything: stop the instance first."""
         if next_method == "__fail__":
-            from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY, Followed
+            from airflow_provider_schedulerx.utils.lifecycle import Followed
             from airflow_provider_schedulerx.utils.task_state import task_state_store
 
             store = task_state_store(context)
-            saved = Followed.from_json(store.get(STATE_KEY)) if store is not None else None
+            saved = Followed.from_json(store.get(self.state_key)) if store is not None else None
             if saved is not None:
-                self.hook.stop_if_running(saved.job_id, saved.instance_id, reason="the deferral timed out")
+                self.stop_if_running(saved.job_id, saved.instance_id, reason="the deferral timed out")
         return super().resume_execution(next_method, next_kwargs, context)
 
     # -- stopped by Airflow -----------------------------------------------------------
@@ -322,17 +345,21 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         if not stop_on_kill(state):
             self.log.info("The task was marked successful; instance %d keeps running", self.job_instance_id)
             return
-        job_id = self.job_id_in_use if self.job_id_in_use is not None else int(self.job_id)
-        self.hook.stop_if_running(
-            job_id, self.job_instance_id, reason=f"the task was stopped ({state or 'killed'})"
-        )
+        owner = self.job_id_in_use if self.job_id_in_use is not None else self.given_id()
+        if owner is not None:
+            self.stop_if_running(
+                owner, self.job_instance_id, reason=f"the task was stopped ({state or 'killed'})"
+            )
+
+    def given_id(self) -> int | None:
+        """The job id the task was given, if it was given one (not a name)."""
+        return None if self.job_name is not None else int(self.job_id)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
-        from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY
         from airflow_provider_schedulerx.utils.task_state import forget_after_success
 
         super().post_execute(context, result)
-        forget_after_success(context, STATE_KEY)
+        forget_after_success(context, self.state_key)
 
 
 class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
@@ -384,3 +411,12 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
         if instance.status in self.failure_statuses:
             self.fail_with(instance, Verdict.FAILURE)
         return redacted(instance.to_dict())
+
+
+def __getattr__(name: str) -> Any:
+    """The workflow operator, from its own module (which builds on the job operator)."""
+    if name == "SchedulerXExecuteWorkflowOperator":
+        from airflow_provider_schedulerx.operators.workflows import SchedulerXExecuteWorkflowOperator
+
+        return SchedulerXExecuteWorkflowOperator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,13 +27,13 @@ if TYPE_CHECKING:
     from airflow_provider_schedulerx.models import JobInstance
     from airflow_provider_schedulerx.rpc.windows import Window, WindowSearch
 
-__all__ = ["SchedulerXJobInstanceSensor", "SchedulerXJobSensor"]
+__all__ = ["SchedulerXJobInstanceSensor", "SchedulerXJobSensor", "SchedulerXWorkflowInstanceSensor"]  # noqa: F822
 
 #: The task state key of a rescheduled sensor's failed polls in a row.
 FAILED_POLLS_KEY = "schedulerx_failed_polls"
 
 
-class _WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
+class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
     """What both sensors share: the waiting policy and its checks, the poke, the count of
     failed polls across reschedules, the deferral and the resumption."""
 
@@ -152,7 +152,7 @@ class _WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
         raise AirflowFailException(message)
 
 
-class SchedulerXJobInstanceSensor(_WaitingSensor):
+class SchedulerXJobInstanceSensor(WaitingSensor):
     """Waits until a SchedulerX job instance reaches a final status.
 
     Done on a status in ``success_statuses``: the instance, as a dict, is the task's XCom
@@ -227,7 +227,7 @@ class SchedulerXJobInstanceSensor(_WaitingSensor):
         )
 
 
-class SchedulerXJobSensor(_WaitingSensor):
+class SchedulerXJobSensor(WaitingSensor):
     """Waits until the instance that SchedulerX's own schedule ran for a time window (by
     default the DAG run's data interval) has succeeded: "tonight's run of job X", which no
     Airflow task started.
@@ -381,3 +381,12 @@ def _window_bound(value: Any, context: Any, setting: str, default_key: str, time
 def _seconds(value: Any) -> Any:
     """A duration given as a ``timedelta`` in seconds; anything else as it is."""
     return value.total_seconds() if hasattr(value, "total_seconds") else value
+
+
+def __getattr__(name: str) -> Any:
+    """The workflow instance sensor, from its own module (which builds on these)."""
+    if name == "SchedulerXWorkflowInstanceSensor":
+        from airflow_provider_schedulerx.sensors.workflows import SchedulerXWorkflowInstanceSensor
+
+        return SchedulerXWorkflowInstanceSensor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,6 @@ from airflow_provider_schedulerx.utils.waiting import ErrorStreak, StatusLog, Ve
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
-    from airflow_provider_schedulerx.models import JobInstance
 
 __all__ = ["EVENT_STATUS", "PollingTrigger"]
 
@@ -40,9 +39,10 @@ class PollingTrigger(BaseTrigger):
     """Polls what :meth:`poller` looks at until it is an instance with a final status.
 
     Events: ``{"status": "success" | "failed" | "unlisted" | "timeout" | "error", "job_id",
-    "job_instance_id", "instance": <dict, redacted, or None>, "message", "retryable"}``.
+    "job_instance_id", "instance": <dict, redacted, or None>, "message", "retryable"}``
+    (``workflow_id`` and ``workflow_instance_id`` for a workflow).
 
-    :param job_id: the SchedulerX job.
+    :param job_id: the SchedulerX job (or workflow).
     :param schedulerx_conn_id: the Airflow connection.
     :param namespace: namespace, if not the connection's.
     :param group_id: application group, if not the connection's.
@@ -57,6 +57,11 @@ class PollingTrigger(BaseTrigger):
 
     #: What the wait says while there is no instance to look at yet.
     NOTHING_YET = "not there yet"
+    #: What is waited on (``job``, ``workflow``), and the keys of its ids in the kwargs and
+    #: the event.
+    noun = "job"
+    owner_key = "job_id"
+    instance_key = "job_instance_id"
 
     def __init__(
         self,
@@ -93,8 +98,9 @@ class PollingTrigger(BaseTrigger):
         """The instance waited on, as the log lines and messages name it."""
         raise NotImplementedError
 
-    def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[JobInstance | None]]:
-        """One poll: the instance as it stands, or ``None`` while there is none."""
+    def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[Any]]:
+        """One poll: the instance as it stands (a job or workflow instance), or ``None``
+        while there is none."""
         raise NotImplementedError
 
     def own_kwargs(self) -> dict[str, Any]:
@@ -104,6 +110,9 @@ class PollingTrigger(BaseTrigger):
     def instance_id_of(self, instance: dict[str, Any] | None) -> int | None:
         return None if instance is None else int(instance["instance_id"])
 
+    def seen(self, instance: Any) -> None:
+        """Hears of every instance polled that has not ended the wait."""
+
     # -- serializing ----------------------------------------------------------------------
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -111,7 +120,7 @@ class PollingTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "job_id": self.job_id,
+                self.owner_key: self.job_id,
                 **self.own_kwargs(),
                 "schedulerx_conn_id": self.schedulerx_conn_id,
                 "namespace": self.namespace,
@@ -133,8 +142,8 @@ class PollingTrigger(BaseTrigger):
 
         return {
             "status": status,
-            "job_id": self.job_id,
-            "job_instance_id": self.instance_id_of(instance),
+            self.owner_key: self.job_id,
+            self.instance_key: self.instance_id_of(instance),
             "instance": None if instance is None else redacted(instance),
             "message": message,
             "retryable": retryable,
@@ -188,12 +197,13 @@ class PollingTrigger(BaseTrigger):
                             result = f": {instance.result}" if instance.result else ""
                             return self._event(
                                 EVENT_STATUS[verdict],
-                                f"SchedulerX job {self.job_id} instance {instance.instance_id} "
+                                f"SchedulerX {self.noun} {self.job_id} instance {instance.instance_id} "
                                 f"ended {instance.status.label}{result}",
                                 instance.to_dict(),
                             )
                         last_status = instance.status
                         status_log.update(instance.status, loop.time())
+                        self.seen(instance)
                     # Keep nothing of this poll through the sleep: thousands of replies held
                     # for an interval each would be promoted to the oldest GC generation, and
                     # lengthen every full collection of the triggerer.

@@ -1,4 +1,4 @@
-"""Waiting on SchedulerX in the triggerer's event loop: on one job instance, on a job's
+"""Waiting on SchedulerX in the triggerer's event loop: on one job or workflow instance, on a job's
 instance for a time window, and on a job's instances as they finish (for asset watchers,
 defined in :mod:`~airflow_provider_schedulerx.triggers.events`)."""
 
@@ -18,56 +18,34 @@ if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
     from airflow_provider_schedulerx.models import JobInstance
 
-__all__ = ["SchedulerXJobEventTrigger", "SchedulerXJobInstanceTrigger", "SchedulerXJobWindowTrigger"]
+__all__ = [
+    "SchedulerXJobEventTrigger",
+    "SchedulerXJobInstanceTrigger",
+    "SchedulerXJobWindowTrigger",
+    "SchedulerXWorkflowInstanceTrigger",
+]
 
 #: Task instance states in which a trigger that Airflow cancels is not being killed by a
 #: user: the triggerer is stopping or handing it over, or the task resumes from its event.
 NOT_A_KILL = (None, "deferred", "success")
 
 
-class SchedulerXJobInstanceTrigger(PollingTrigger):
-    """Polls ``GetJobInstance`` until the instance reaches a final status, or until an
-    absolute deadline (:mod:`~airflow_provider_schedulerx.triggers.polling`).
+class _StartedInstanceTrigger(PollingTrigger):
+    """A wait on an instance that the task may have started itself, and then stops when a
+    user marks the deferred task failed or clears it.
 
-    :param job_id: the SchedulerX job.
-    :param job_instance_id: the instance to wait on.
     :param stop_on_kill: stop the instance when a user marks the deferred task failed or
         clears it (set for instances the task started itself); a task marked successful
         leaves it running.
-    :param max_consecutive_errors: ignored; kept so that triggers serialized by 0.1 load.
-
-    The other arguments are :class:`~airflow_provider_schedulerx.triggers.polling.PollingTrigger`'s.
     """
 
-    def __init__(
-        self,
-        job_id: int,
-        job_instance_id: int,
-        *,
-        stop_on_kill: bool = False,
-        max_consecutive_errors: int | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, job_id: int, *, stop_on_kill: bool = False, **kwargs: Any) -> None:
         super().__init__(job_id, **kwargs)
-        self.job_instance_id = int(job_instance_id)
         self.stop_on_kill = stop_on_kill
 
-    def own_kwargs(self) -> dict[str, Any]:
-        return {"job_instance_id": self.job_instance_id, "stop_on_kill": self.stop_on_kill}
-
-    @property
-    def what(self) -> str:
-        return f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
-
-    def instance_id_of(self, instance: dict[str, Any] | None) -> int | None:
-        return self.job_instance_id
-
-    def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[JobInstance | None]]:
-        from airflow_provider_schedulerx.rpc import actions
-
-        return client.prepared(
-            actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
-        )
+    async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
+        """Stop the instance unless it has ended; True if it was stopped."""
+        raise NotImplementedError
 
     async def on_kill(self) -> None:
         """A user marked the deferred task failed or successful, or cleared it (Airflow 3.3
@@ -101,26 +79,137 @@ class SchedulerXJobInstanceTrigger(PollingTrigger):
         and may cancel it again, but a stop once sent should finish (within 10 s)."""
         from airflow_provider_schedulerx.exceptions import SchedulerXError
         from airflow_provider_schedulerx.hooks.schedulerx import STOP_WITHIN
-        from airflow_provider_schedulerx.rpc import actions
         from airflow_provider_schedulerx.rpc.aio import session_in_use
 
         async def stop() -> None:
             deadline = time.time() + STOP_WITHIN
             async with session_in_use():
-                client = await self._client()
-                instance = await client.run(
-                    actions.get_job_instance(self.job_id, self.job_instance_id), deadline=deadline
-                )
-                if not instance.is_finished:
-                    await client.run(
-                        actions.stop_instance(self.job_id, self.job_instance_id), deadline=deadline
-                    )
+                if await self.stop_remote(await self._client(), deadline):
                     self.log.info("Stopped %s (%s)", self.what, reason)
 
         try:
             await asyncio.shield(stop())
         except SchedulerXError as error:
             self.log.error("Could not stop %s: %s", self.what, error)
+
+
+class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
+    """Polls ``GetJobInstance`` until the instance reaches a final status, or until an
+    absolute deadline (:mod:`~airflow_provider_schedulerx.triggers.polling`).
+
+    :param job_id: the SchedulerX job.
+    :param job_instance_id: the instance to wait on.
+    :param stop_on_kill: see :class:`_StartedInstanceTrigger`.
+    :param max_consecutive_errors: ignored; kept so that triggers serialized by 0.1 load.
+
+    The other arguments are :class:`~airflow_provider_schedulerx.triggers.polling.PollingTrigger`'s.
+    """
+
+    def __init__(
+        self,
+        job_id: int,
+        job_instance_id: int,
+        *,
+        stop_on_kill: bool = False,
+        max_consecutive_errors: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(job_id, stop_on_kill=stop_on_kill, **kwargs)
+        self.job_instance_id = int(job_instance_id)
+
+    def own_kwargs(self) -> dict[str, Any]:
+        return {"job_instance_id": self.job_instance_id, "stop_on_kill": self.stop_on_kill}
+
+    @property
+    def what(self) -> str:
+        return f"SchedulerX job {self.job_id} instance {self.job_instance_id}"
+
+    def instance_id_of(self, instance: dict[str, Any] | None) -> int | None:
+        return self.job_instance_id
+
+    def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[JobInstance | None]]:
+        from airflow_provider_schedulerx.rpc import actions
+
+        return client.prepared(
+            actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
+        )
+
+    async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
+        from airflow_provider_schedulerx.rpc import actions
+
+        instance = await client.run(
+            actions.get_job_instance(self.job_id, self.job_instance_id), deadline=deadline
+        )
+        if instance.is_finished:
+            return False
+        await client.run(actions.stop_instance(self.job_id, self.job_instance_id), deadline=deadline)
+        return True
+
+
+class SchedulerXWorkflowInstanceTrigger(_StartedInstanceTrigger):
+    """Polls ``GetWorkflowInstance`` until the workflow instance succeeds or fails, or until
+    an absolute deadline, logging each node whose status changed. Stopping it (on a kill)
+    stops every node still running.
+
+    :param workflow_id: the SchedulerX workflow.
+    :param workflow_instance_id: the workflow instance to wait on.
+    :param stop_on_kill: see :class:`_StartedInstanceTrigger`.
+
+    The other arguments are :class:`~airflow_provider_schedulerx.triggers.polling.PollingTrigger`'s
+    (its success and failure statuses are workflow statuses: 4 success, 5 failed).
+    """
+
+    noun = "workflow"
+    owner_key = "workflow_id"
+    instance_key = "workflow_instance_id"
+
+    def __init__(
+        self, workflow_id: int, workflow_instance_id: int, *, stop_on_kill: bool = False, **kwargs: Any
+    ) -> None:
+        from airflow_provider_schedulerx.utils.waiting import NodeLog
+
+        kwargs.setdefault("success_statuses", [4])
+        kwargs.setdefault("failure_statuses", [5])
+        super().__init__(workflow_id, stop_on_kill=stop_on_kill, **kwargs)
+        self.workflow_instance_id = int(workflow_instance_id)
+        self._nodes = NodeLog(self.log)
+
+    def own_kwargs(self) -> dict[str, Any]:
+        return {"workflow_instance_id": self.workflow_instance_id, "stop_on_kill": self.stop_on_kill}
+
+    @property
+    def what(self) -> str:
+        return f"SchedulerX workflow {self.job_id} instance {self.workflow_instance_id}"
+
+    def instance_id_of(self, instance: dict[str, Any] | None) -> int | None:
+        return self.workflow_instance_id
+
+    def seen(self, instance: Any) -> None:
+        self._nodes.update(instance)
+
+    def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[Any]]:
+        from airflow_provider_schedulerx.rpc import workflows
+
+        call = workflows.get_workflow_instance(self.job_id, self.workflow_instance_id)
+        return client.prepared(call, deadline=self.deadline)
+
+    async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
+        from airflow_provider_schedulerx.exceptions import SchedulerXBusinessError
+        from airflow_provider_schedulerx.rpc import actions, workflows
+
+        instance = await client.run(
+            workflows.get_workflow_instance(self.job_id, self.workflow_instance_id), deadline=deadline
+        )
+        stopped = False
+        for node in instance.running_nodes():
+            assert node.job_instance_id is not None
+            try:
+                await client.run(actions.stop_instance(node.job_id, node.job_instance_id), deadline=deadline)
+            except SchedulerXBusinessError:  # it ended meanwhile
+                continue
+            self.log.info("Stopped %s", node.describe())
+            stopped = True
+        return stopped
 
 
 class SchedulerXJobWindowTrigger(PollingTrigger):

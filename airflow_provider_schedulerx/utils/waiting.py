@@ -19,6 +19,7 @@ from airflow_provider_schedulerx.statuses import (
     FINISHED_STATUSES,
     SUCCESS_STATUSES,
     InstanceStatus,
+    LenientIntEnum,
     parse_statuses,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_FAILED_POLLS",
     "MIN_POLL_INTERVAL",
     "ErrorStreak",
+    "NodeLog",
     "StatusLog",
     "Verdict",
     "WaitPolicy",
@@ -185,13 +187,13 @@ class StatusLog:
     def __init__(self, log: Any, what: str) -> None:
         self._log = log
         self._what = what
-        self._status: InstanceStatus | str | None = None
+        self._status: LenientIntEnum | str | None = None
         self._since = self._logged_at = 0.0
 
-    def update(self, status: InstanceStatus | str, now: float) -> None:
+    def update(self, status: LenientIntEnum | str, now: float) -> None:
         """Note the status (or a word for the lack of an instance) seen at ``now`` (seconds
         of a monotonic clock)."""
-        label = status.label if isinstance(status, InstanceStatus) else status
+        label = status if isinstance(status, str) else status.label
         if status != self._status:
             self._log.info("%s is %s", self._what, label)
             self._status, self._since, self._logged_at = status, now, now
@@ -199,3 +201,26 @@ class StatusLog:
             minutes = round((now - self._since) / 60)
             self._log.info("%s is still %s, for %d min now", self._what, label, minutes)
             self._logged_at = now
+
+
+class NodeLog:
+    """Logs each node of a workflow instance whose status changed since the last poll:
+    ``node extract (job 901, instance 7) running -> success``.
+
+    :param log: the task's or trigger's logger.
+    """
+
+    __slots__ = ("_log", "_seen")
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self._seen: dict[int, Any] = {}
+
+    def update(self, instance: Any) -> None:
+        """Note the nodes of a :class:`~airflow_provider_schedulerx.models.WorkflowInstance`."""
+        for node in instance.nodes:
+            before = self._seen.get(node.job_id)
+            if node.job_instance_id and before != node.status:
+                was = f"{before.label} -> " if before is not None else ""
+                self._log.info("%s %s%s", node.describe(), was, node.status.label)
+                self._seen[node.job_id] = node.status
