@@ -23,7 +23,7 @@ from airflow_provider_schedulerx.config import (
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
 from airflow_provider_schedulerx.models import JobInstance
 from airflow_provider_schedulerx.rpc.calls import ApiCall, Scope, scope_of, whole_reply
-from airflow_provider_schedulerx.rpc.replies import data_of, job_instance
+from airflow_provider_schedulerx.rpc.replies import ReplyFields, data_of, job_instance
 from airflow_provider_schedulerx.statuses import InstanceStatus
 
 __all__ = [
@@ -313,18 +313,26 @@ def find_job(
 
     def parse(reply: dict[str, Any], timezone: str) -> int:
         jobs = data_of(reply, "ListJobs").objects("Jobs")
-        ids = sorted({item.integer("JobId") for item in jobs if item.text("Name") == name})
-        if not ids:
-            raise SchedulerXConfigError(f"job_name: no job of the namespace and group is named {name!r}")
-        if len(ids) > 1:
-            raise SchedulerXConfigError(
-                f"job_name: {len(ids)} jobs are named {name!r} ({', '.join(map(str, ids))}); give job_id"
-            )
-        return ids[0]
+        return the_one_named(jobs, "JobId", str(name), "job")
 
     return ApiCall(
         "ListJobs", {"JobName": name}, parse, scope=scope_of(namespace, group_id, namespace_source)
     )
+
+
+def the_one_named(items: list[ReplyFields], id_key: str, name: str, kind: str) -> int:
+    """The id of the one item (``kind``: job, workflow) whose ``Name`` is ``name``.
+
+    :raises SchedulerXConfigError: naming ``<kind>_name`` when none, or several, are.
+    """
+    ids = sorted({item.integer(id_key) for item in items if item.text("Name") == name})
+    if not ids:
+        raise SchedulerXConfigError(f"{kind}_name: no {kind} of the namespace and group is named {name!r}")
+    if len(ids) > 1:
+        raise SchedulerXConfigError(
+            f"{kind}_name: {len(ids)} {kind}s are named {name!r} ({', '.join(map(str, ids))}); give {kind}_id"
+        )
+    return ids[0]
 
 
 def list_namespaces() -> ApiCall[list[dict[str, Any]]]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_schedulerx.config import validate_id, validate_name
-from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
+from airflow_provider_schedulerx.exceptions import SchedulerXResponseError
 from airflow_provider_schedulerx.models import InstanceStatus, WorkflowInstance, WorkflowNode, WorkflowStatus
-from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, check_instance_parameters
+from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, check_instance_parameters, the_one_named
 from airflow_provider_schedulerx.rpc.calls import ApiCall, scope_of
 from airflow_provider_schedulerx.rpc.replies import ReplyFields, data_of
 
@@ -219,19 +219,8 @@ def find_workflow(
     )
 
     def parse(reply: dict[str, Any], timezone: str) -> int:
-        records = listing.parse(reply, timezone)
-        fields = [ReplyFields("ListWorkFlows", record, "Data.Records[]") for record in records]
-        ids = sorted({item.integer("WorkflowId") for item in fields if item.text("Name") == name})
-        if not ids:
-            raise SchedulerXConfigError(
-                f"workflow_name: no workflow of the namespace and group is named {name!r}"
-            )
-        if len(ids) > 1:
-            raise SchedulerXConfigError(
-                f"workflow_name: {len(ids)} workflows are named {name!r} ({', '.join(map(str, ids))}); "
-                "give workflow_id"
-            )
-        return ids[0]
+        records = data_of(reply, "ListWorkFlows").objects("Records")
+        return the_one_named(records, "WorkflowId", name, "workflow")
 
     return ApiCall(listing.action, listing.params, parse, listing.method, scope=listing.scope)
 
