@@ -351,3 +351,26 @@ def test_airflow_cli_lists_the_provider_and_its_connection_type(airflow_db):
     assert "airflow-provider-schedulerx" in cli("providers", "list")
     hooks = cli("providers", "hooks")
     assert "schedulerx" in hooks and "SchedulerXHook" in hooks
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_job_given_by_name(run_dag, schedulerx_connection, deferrable):
+    dag_run = run_dag(
+        "example_schedulerx_execute_job",
+        0,
+        run_job={"job_id": None, "job_name": "nightly-etl", "deferrable": deferrable, "poll_interval": 0.2},
+    )
+    assert task_states(dag_run) == {"run_job": "success"}
+    assert xcom(dag_run, "run_job")["job_id"] == 101
+    assert schedulerx_connection.stats.executions[101] == 1
+    assert schedulerx_connection.stats.calls["ListJobs"] == 1  # looked up once in the try
+
+
+def test_a_name_no_job_has_fails_the_task_at_once(run_dag, schedulerx_connection, capfd):
+    dag_run = run_dag(
+        "example_schedulerx_execute_job", 0, run_job={"job_id": None, "job_name": "no-such-job", "retries": 3}
+    )
+    assert task_states(dag_run) == {"run_job": "failed"}
+    assert try_numbers(dag_run)["run_job"] == 1
+    assert "job_name: no job of the namespace and group is named 'no-such-job'" in printed(capfd)
+    assert not schedulerx_connection.stats.executions
