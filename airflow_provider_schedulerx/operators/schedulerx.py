@@ -151,6 +151,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 deadline=deadline,
                 stop_on_kill=True,
+                stream_logs=self.stream_logs,
             )
         return self._wait(context, request.job_id, instance_id, deadline)
 
@@ -223,7 +224,10 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         return self.hook.poll_until(owner_id, instance_id, **options)
 
     def seen(self, instance: Any) -> None:
-        """Hears of every instance polled while the task waits from its worker."""
+        """Hears of every instance polled while the task waits from its worker: shows its
+        new log lines."""
+        if not instance.is_finished:
+            self.follow_log(instance.job_id, instance.instance_id)
 
     def _start(self, request: Request) -> int:
         return self.hook.start_job(
@@ -309,6 +313,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         trigger = self.trigger_class()
         job_id, instance_id = int(event[trigger.owner_key]), int(event[trigger.instance_key])
         self.job_id_in_use, self.job_instance_id = job_id, instance_id
+        self.resume_log(event, job_id, instance_id)
         status = event.get("status")
         if status in ("success", "failed", "unlisted"):
             return self._finish(event["instance"])

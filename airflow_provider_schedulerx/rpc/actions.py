@@ -42,6 +42,7 @@ __all__ = [
     "job_instance_page",
     "list_jobs",
     "list_namespaces",
+    "log_page",
     "retry_job_instance",
     "scope_of",
     "set_job_instance_success",
@@ -253,6 +254,32 @@ def get_log(
     def parse(reply: dict[str, Any], timezone: str) -> list[str]:
         # Asked newest first, so that the tail is what comes back; shown oldest first.
         return list(reversed(data_of(reply, "GetLog").strings("Logs")))
+
+    return ApiCall("GetLog", params, parse, scope=scope_of(namespace, group_id, namespace_source))
+
+
+def log_page(
+    job_id: int | str,
+    job_instance_id: int | str,
+    *,
+    offset: int,
+    lines: int,
+    namespace: str | None = None,
+    group_id: str | None = None,
+    namespace_source: str | None = None,
+) -> ApiCall[list[str]]:
+    """Log lines of an instance from the ``offset``-th on (counted from its first line),
+    oldest first, at most ``lines`` of them (``GetLog`` with ``Reverse`` false)."""
+    params = {
+        "JobId": str(validate_id(job_id, "job_id")),
+        "JobInstanceId": str(validate_id(job_instance_id, "job_instance_id")),
+        "Offset": validate_count(offset, "offset", minimum=0, maximum=10**9),
+        "Line": validate_count(lines, "lines", minimum=1, maximum=MAX_LOG_LINES),
+        "Reverse": False,
+    }
+
+    def parse(reply: dict[str, Any], timezone: str) -> list[str]:
+        return data_of(reply, "GetLog").strings("Logs")
 
     return ApiCall("GetLog", params, parse, scope=scope_of(namespace, group_id, namespace_source))
 

@@ -31,6 +31,8 @@ __all__ = ["SchedulerXJobInstanceSensor", "SchedulerXJobSensor", "SchedulerXWork
 
 #: The task state key of a rescheduled sensor's failed polls in a row.
 FAILED_POLLS_KEY = "schedulerx_failed_polls"
+#: The task state key of how far a rescheduled sensor has shown its instance's log.
+LOG_SHOWN_KEY = "schedulerx_log_shown"
 
 
 class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
@@ -97,7 +99,29 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
         if verdict is not Verdict.WAIT:
             self.fail_with(instance, verdict)
         self.log.info("%s", instance.summary())
+        self.follow(context, instance)
         return False
+
+    def follow(self, context: Any, instance: Any) -> None:
+        """Show the instance's new log lines; between reschedules, where the log was left
+        is kept in the task state."""
+        if not self.stream_logs:
+            return
+        store = None
+        if self.reschedule:
+            from airflow_provider_schedulerx.utils.task_state import task_state_store
+
+            store = task_state_store(context)
+        key = (instance.job_id, instance.instance_id)
+        if store is not None and key not in self._followers:
+            saved = store.get(LOG_SHOWN_KEY)
+            if isinstance(saved, dict) and saved.get("instance") == instance.instance_id:
+                self.follower(*key, int(saved.get("shown") or 0))
+        follower = self.follower(*key)
+        before = follower.shown
+        self.follow_log(*key)
+        if store is not None and follower.shown != before:
+            store.set(LOG_SHOWN_KEY, {"instance": instance.instance_id, "shown": follower.shown})
 
     def _failed_polls(self, context: Any) -> ErrorStreak:
         """The streak of failed polls: in memory while the sensor pokes in one process, in
@@ -140,6 +164,11 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
         from airflow_provider_schedulerx.utils.errors import SchedulerXUnavailable
 
         status = event.get("status")
+        instance = event.get("instance")
+        if isinstance(instance, dict) and "job_id" in instance and event.get("log_lines_shown"):
+            self.follower(
+                int(instance["job_id"]), int(instance["instance_id"]), int(event["log_lines_shown"])
+            )
         if status == "success":
             return self.report(event["instance"])
         if status in ("failed", "unlisted"):
@@ -224,6 +253,8 @@ class SchedulerXJobInstanceSensor(WaitingSensor):
             poll_interval=self.poke_interval,
             deadline=deadline,
             failed_polls=failed_polls,
+            stream_logs=self.stream_logs,
+            log_lines_shown=self.follower(job_id, instance_id).shown,
         )
 
 
@@ -346,6 +377,7 @@ class SchedulerXJobSensor(WaitingSensor):
             poll_interval=self.poke_interval,
             deadline=deadline,
             failed_polls=failed_polls,
+            stream_logs=self.stream_logs,
         )
 
 

@@ -62,6 +62,9 @@ class SchedulerXWorkflowInstanceSensor(WaitingSensor):
             failed_polls=failed_polls,
         )
 
+    def follow(self, context: Any, instance: Any) -> None:
+        """The nodes' logs are not followed; their status changes are logged instead."""
+
     def report(self, instance: Any) -> dict[str, Any]:
         from airflow_provider_schedulerx.utils.workflows import report_workflow
 

@@ -53,6 +53,10 @@ class PollingTrigger(BaseTrigger):
         empty).
     :param failed_polls: failed polls in a row before the trigger took over (a sensor's
         first poke), counted on with the trigger's own.
+    :param stream_logs: log the instance's new SchedulerX log lines as it runs
+        (:mod:`~airflow_provider_schedulerx.utils.remote_logs`); the event says how many
+        were shown (``log_lines_shown``).
+    :param log_lines_shown: lines of the log the task showed before it deferred.
     """
 
     #: What the wait says while there is no instance to look at yet.
@@ -75,6 +79,8 @@ class PollingTrigger(BaseTrigger):
         success_statuses: Iterable[int] | None = None,
         failure_statuses: Iterable[int] | None = None,
         failed_polls: int = 0,
+        stream_logs: bool = False,
+        log_lines_shown: int = 0,
     ) -> None:
         super().__init__()
         self.job_id = int(job_id)
@@ -89,6 +95,9 @@ class PollingTrigger(BaseTrigger):
             default.failure if failure_statuses is None else failure_statuses,
         )
         self.failed_polls = int(failed_polls)
+        self.stream_logs = bool(stream_logs)
+        self.log_lines_shown = int(log_lines_shown)
+        self._follower: Any = None
         self._over = False
 
     # -- what a subclass says -------------------------------------------------------------
@@ -130,10 +139,32 @@ class PollingTrigger(BaseTrigger):
                 "success_statuses": success,
                 "failure_statuses": failure,
                 "failed_polls": self.failed_polls,
+                "stream_logs": self.stream_logs,
+                "log_lines_shown": self.log_lines_shown,
             },
         )
 
     # -- the wait -------------------------------------------------------------------------
+
+    async def _follow_log(self, client: AsyncSchedulerXClient, instance: Any) -> None:
+        """Log the job instance's new log lines (none for a workflow instance)."""
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+        from airflow_provider_schedulerx.utils.remote_logs import LogFollower
+
+        job_id = getattr(instance, "job_id", None)
+        if job_id is None:
+            return
+        if self._follower is None or self._follower.job_instance_id != instance.instance_id:
+            self._follower = LogFollower(job_id, instance.instance_id, self.log_lines_shown)
+        call = self._follower.next_call()
+        if call is None:
+            return
+        try:
+            lines = await client.run(call, deadline=self.deadline)
+        except SchedulerXError as error:
+            self.log.warning("Could not read the log of instance %d: %s", instance.instance_id, error)
+            return
+        self._follower.take(lines, self.log)
 
     def _event(
         self, status: str, message: str, instance: dict[str, Any] | None = None, *, retryable: bool = False
@@ -147,6 +178,7 @@ class PollingTrigger(BaseTrigger):
             "instance": None if instance is None else redacted(instance),
             "message": message,
             "retryable": retryable,
+            "log_lines_shown": self._follower.shown if self._follower is not None else 0,
         }
 
     async def _client(self) -> AsyncSchedulerXClient:
@@ -169,7 +201,8 @@ class PollingTrigger(BaseTrigger):
         from airflow_provider_schedulerx.exceptions import SchedulerXError
 
         try:
-            poll = self.poller(await self._client())
+            client = await self._client()
+            poll = self.poller(client)
         except SchedulerXError as error:
             return self._event("error", f"{self.what}: {error}", retryable=error.retryable)
         streak = ErrorStreak(self.failed_polls)
@@ -204,6 +237,8 @@ class PollingTrigger(BaseTrigger):
                         last_status = instance.status
                         status_log.update(instance.status, loop.time())
                         self.seen(instance)
+                        if self.stream_logs:
+                            await self._follow_log(client, instance)
                     # Keep nothing of this poll through the sleep: thousands of replies held
                     # for an interval each would be promoted to the oldest GC generation, and
                     # lengthen every full collection of the triggerer.

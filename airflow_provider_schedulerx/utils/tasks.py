@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
     from airflow_provider_schedulerx.models import JobInstance
+    from airflow_provider_schedulerx.utils.remote_logs import LogFollower
 
 __all__ = [
     "SchedulerXTaskMixin",
@@ -95,6 +96,8 @@ class SchedulerXTaskMixin:
     :param schedulerx_conn_id: the Airflow connection.
     :param namespace: namespace, if not the connection's (templated).
     :param group_id: application group, if not the connection's (templated).
+    :param stream_logs: while the task waits, show the instance's new SchedulerX log lines
+        in the task log (at most 50 a poll, one ``GetLog`` call a poll at the most).
     """
 
     ui_color = "#ff6a00"
@@ -116,9 +119,14 @@ class SchedulerXTaskMixin:
         schedulerx_conn_id: str = DEFAULT_CONN_ID,
         namespace: str | None = None,
         group_id: str | None = None,
+        stream_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from airflow_provider_schedulerx.utils.waiting import check_flag
+
+        self.stream_logs = check_flag(stream_logs, "stream_logs")
+        self._followers: dict[tuple[int, int], LogFollower] = {}
         if not isinstance(schedulerx_conn_id, str) or not schedulerx_conn_id.strip():
             raise SchedulerXConfigError(
                 f"schedulerx_conn_id: expected the id of an Airflow connection, got {schedulerx_conn_id!r}"
@@ -214,13 +222,67 @@ class SchedulerXTaskMixin:
         return tail
 
     def report(self, instance: JobInstance | dict[str, Any]) -> dict[str, Any]:
-        """Log how the instance stands and its log tail; its dict, redacted, for XCom."""
+        """Log how the instance stands and its log tail (what the task has not shown of
+        it yet); its dict, redacted, for XCom."""
         from airflow_provider_schedulerx.models import summarize
 
         data = instance if isinstance(instance, dict) else instance.to_dict()
         self.log.info("%s", summarize(data))
-        self.log_tail(data["job_id"], data["instance_id"])
+        self.log_rest(data["job_id"], data["instance_id"])
         return redacted(data)
+
+    # -- the instance's log while the task waits ------------------------------------------------
+
+    def follower(self, job_id: int, instance_id: int, shown: int = 0) -> LogFollower:
+        """Where the task is in the instance's log (``shown`` lines, where it starts)."""
+        from airflow_provider_schedulerx.utils.remote_logs import LogFollower
+
+        key = (job_id, instance_id)
+        if key not in self._followers:
+            self._followers[key] = LogFollower(job_id, instance_id, shown)
+        return self._followers[key]
+
+    def resume_log(self, event: dict[str, Any], job_id: int, instance_id: int) -> None:
+        """Take up the log where the trigger's event says it was left."""
+        follower = self.follower(job_id, instance_id)
+        follower.shown = max(follower.shown, int(event.get("log_lines_shown") or 0))
+
+    def follow_log(self, job_id: int, instance_id: int) -> None:
+        """Show the log lines written since the last poll (when ``stream_logs``)."""
+        if not self.stream_logs:
+            return
+        follower = self.follower(job_id, instance_id)
+        call = follower.next_call()
+        if call is None:
+            return
+        try:
+            lines = self.hook.client.run(call)
+        except SchedulerXError as error:
+            self.log.warning("Could not read the log of instance %d: %s", instance_id, error)
+            return
+        follower.take(lines, self.log)
+
+    def log_rest(self, job_id: int, instance_id: int) -> None:
+        """The log tail of an instance that ended, less what the task showed of it."""
+        from airflow_provider_schedulerx.config import MAX_LOG_LINES
+        from airflow_provider_schedulerx.hooks.schedulerx import LOG_TAIL_LINES
+
+        follower = self._followers.get((job_id, instance_id))
+        if follower is None or not follower.shown:
+            self.log_tail(job_id, instance_id)
+            return
+        try:
+            rest = self.hook.client.run(follower.rest_call(MAX_LOG_LINES))
+        except SchedulerXError as error:
+            self.log.warning("Could not read the log of instance %d: %s", instance_id, error)
+            return
+        if len(rest) >= MAX_LOG_LINES:
+            self.log.info("[SchedulerX] ... more than %d lines not shown; the last ones:", MAX_LOG_LINES)
+            self.log_tail(job_id, instance_id)
+            return
+        if len(rest) > LOG_TAIL_LINES:
+            self.log.info("[SchedulerX] ... %d lines not shown", len(rest) - LOG_TAIL_LINES)
+        follower.take(rest[-LOG_TAIL_LINES:], self.log)
 
     def defer_to_trigger(
         self, trigger_class: Any, *args: Any, poll_interval: float, deadline: float | None, **options: Any
