@@ -165,10 +165,8 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
 
         status = event.get("status")
         instance = event.get("instance")
-        if isinstance(instance, dict) and "job_id" in instance and event.get("log_lines_shown"):
-            self.follower(
-                int(instance["job_id"]), int(instance["instance_id"]), int(event["log_lines_shown"])
-            )
+        if isinstance(instance, dict) and "job_id" in instance:
+            self.resume_log(event, int(instance["job_id"]), int(instance["instance_id"]))
         if status == "success":
             return self.report(event["instance"])
         if status in ("failed", "unlisted"):
