@@ -46,7 +46,7 @@ def scenarios() -> dict[str, Scenario]:
         task = {"deferrable": deferrable}
         rows |= {
             f"failure-{mode}": Scenario(
-                {"run_seconds": 8, "outcome": "failed"},
+                {"run_seconds": 30, "outcome": "failed"},
                 {**task, "retries": 1},
                 2,
                 0,
