@@ -26,7 +26,7 @@ from airflow_provider_schedulerx.config import ClientConfig, validate_name
 from airflow_provider_schedulerx.credentials import CredentialsProvider
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
 from airflow_provider_schedulerx.models import DEFAULT_TIMEZONE, JobInstance, check_timezone
-from airflow_provider_schedulerx.rpc import actions, workflows
+from airflow_provider_schedulerx.rpc import actions, logs, workflows
 from airflow_provider_schedulerx.rpc.calls import ApiCall
 from airflow_provider_schedulerx.rpc.protocol import stringify_params
 from airflow_provider_schedulerx.rpc.windows import WindowSearch, run_plan, run_plan_async
@@ -204,7 +204,7 @@ class SchedulerXClient(_BaseClient):
     stop_instance = _sync(actions.stop_instance)
     retry_job_instance = _sync(actions.retry_job_instance)
     set_job_instance_success = _sync(actions.set_job_instance_success)
-    get_log = _sync(actions.get_log)
+    get_log = _sync(logs.get_log)
     get_job_info = _sync(actions.get_job_info)
     list_jobs = _sync(actions.list_jobs)
     find_job = _sync(actions.find_job)

@@ -30,13 +30,20 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Alibaba Cloud SchedulerX",
-                "python-modules": ["airflow_provider_schedulerx.operators.schedulerx"],
+                "python-modules": [
+                    "airflow_provider_schedulerx.operators.schedulerx",
+                    "airflow_provider_schedulerx.operators.workflows",
+                    "airflow_provider_schedulerx.operators.reports",
+                ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Alibaba Cloud SchedulerX",
-                "python-modules": ["airflow_provider_schedulerx.sensors.schedulerx"],
+                "python-modules": [
+                    "airflow_provider_schedulerx.sensors.schedulerx",
+                    "airflow_provider_schedulerx.sensors.workflows",
+                ],
             }
         ],
         "triggers": [

@@ -8,27 +8,23 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_schedulerx.utils import waiting
 from airflow_provider_schedulerx.utils.tasks import (
     SchedulerXTaskMixin,
     default_deferrable,
     last_try,
     task_deadline,
 )
-from airflow_provider_schedulerx.utils.waiting import (
-    ErrorStreak,
-    StatusLog,
-    Verdict,
-    WaitPolicy,
-    check_flag,
-    check_poll_interval,
-    check_timeout,
-)
+from airflow_provider_schedulerx.utils.waiting import ErrorStreak, StatusLog, Verdict, WaitPolicy
 
 if TYPE_CHECKING:
-    from airflow_provider_schedulerx.models import JobInstance
     from airflow_provider_schedulerx.utils.lifecycle import Request
 
-__all__ = ["SchedulerXExecuteJobOperator", "SchedulerXGetJobInstanceOperator"]
+__all__ = [  # noqa: F822
+    "SchedulerXExecuteJobOperator",
+    "SchedulerXExecuteWorkflowOperator",
+    "SchedulerXGetJobInstanceOperator",
+]
 
 
 class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
@@ -117,12 +113,14 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         self.worker = worker
         self.worker_label = worker_label
         self.check_job_status = (
-            None if check_job_status is None else check_flag(check_job_status, "check_job_status")
+            None if check_job_status is None else waiting.check_flag(check_job_status, "check_job_status")
         )
-        self.wait_for_completion = check_flag(wait_for_completion, "wait_for_completion")
-        self.deferrable = default_deferrable() if deferrable is None else check_flag(deferrable, "deferrable")
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout)
+        self.wait_for_completion = waiting.check_flag(wait_for_completion, "wait_for_completion")
+        self.deferrable = (
+            default_deferrable() if deferrable is None else waiting.check_flag(deferrable, "deferrable")
+        )
+        self.poll_interval = waiting.check_poll_interval(poll_interval)
+        self.timeout = waiting.check_timeout(timeout)
         self.policy = WaitPolicy.of(success_statuses, failure_statuses)
         self.job_instance_id: int | None = None
         self._context: Any = None
@@ -170,8 +168,9 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         map_index = getattr(context["ti"], "map_index", -1)
         return Request(job_id, parameters, worker, label, -1 if map_index is None else int(map_index))
 
-    def _start_or_follow(self, context: Any, request: Request) -> tuple[int, JobInstance | None]:
-        """The instance this try follows, and that instance if it already succeeded."""
+    def _start_or_follow(self, context: Any, request: Request) -> tuple[int, Any]:
+        """The instance this try follows, and that instance (a job or workflow instance) if
+        it already succeeded."""
         from airflow_provider_schedulerx.utils.lifecycle import Followed, Resume, first_try_of_cycle, resume
         from airflow_provider_schedulerx.utils.task_state import task_state_store
 
@@ -367,61 +366,18 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         forget_after_success(context, self.state_key)
 
 
-class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
-    """Reports one job instance: logs a one-line summary (status, progress, result, times,
-    worker) and its log tail, and returns the instance as a dict, e.g. for branching.
-
-    :param job_id: the SchedulerX job (templated).
-    :param job_name: the job's name instead of its id (templated).
-    :param job_instance_id: the instance (templated).
-    :param schedulerx_conn_id: the Airflow connection.
-    :param namespace: namespace, if not the connection's (templated).
-    :param group_id: application group, if not the connection's (templated).
-    :param log_lines: how many of its last log lines to show (0 for none).
-    :param failure_statuses: fail the try if the instance has one of these statuses.
-    """
-
-    template_fields: Sequence[str] = ("job_id", "job_name", "job_instance_id", "namespace", "group_id")
-
-    def __init__(
-        self,
-        *,
-        job_id: int | str | None = None,
-        job_instance_id: int | str,
-        job_name: str | None = None,
-        log_lines: int = 20,
-        failure_statuses: Iterable[int | str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        from airflow_provider_schedulerx.config import MAX_LOG_LINES, validate_count
-
-        self.choose_job(job_id, job_name)
-        self.job_instance_id = job_instance_id
-        self.log_lines = validate_count(log_lines, "log_lines", minimum=0, maximum=MAX_LOG_LINES)
-        self.failure_statuses = WaitPolicy.of(None, failure_statuses or []).failure
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_schedulerx.utils.tasks import redacted
-
-        self.check_scope()
-        instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
-        job_id = self.resolve_job(context)
-        self.push_console_url(context)
-        with self.failing_as_airflow():
-            instance = self.hook.get_job_instance(job_id, instance_id)
-        self.log.info("%s", instance.summary())
-        if self.log_lines:
-            self.log_tail(job_id, instance_id, self.log_lines)
-        if instance.status in self.failure_statuses:
-            self.fail_with(instance, Verdict.FAILURE)
-        return redacted(instance.to_dict())
+#: The operators of this module's family defined in modules of their own, by name.
+ELSEWHERE = {
+    "SchedulerXExecuteWorkflowOperator": "airflow_provider_schedulerx.operators.workflows",
+    "SchedulerXGetJobInstanceOperator": "airflow_provider_schedulerx.operators.reports",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """The workflow operator, from its own module (which builds on the job operator)."""
-    if name == "SchedulerXExecuteWorkflowOperator":
-        from airflow_provider_schedulerx.operators.workflows import SchedulerXExecuteWorkflowOperator
+    """The operators defined in modules of their own (the workflow operator builds on the
+    job operator), importable from here as well."""
+    if name in ELSEWHERE:
+        import importlib
 
-        return SchedulerXExecuteWorkflowOperator
+        return getattr(importlib.import_module(ELSEWHERE[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

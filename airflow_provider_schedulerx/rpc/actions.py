@@ -23,7 +23,7 @@ from airflow_provider_schedulerx.config import (
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
 from airflow_provider_schedulerx.models import JobInstance
 from airflow_provider_schedulerx.rpc.calls import ApiCall, Scope, scope_of, whole_reply
-from airflow_provider_schedulerx.rpc.replies import ReplyFields, data_of, job_instance
+from airflow_provider_schedulerx.rpc.replies import data_of, job_instance, the_one_named
 from airflow_provider_schedulerx.statuses import InstanceStatus
 
 __all__ = [
@@ -38,11 +38,9 @@ __all__ = [
     "find_job",
     "get_job_info",
     "get_job_instance",
-    "get_log",
     "job_instance_page",
     "list_jobs",
     "list_namespaces",
-    "log_page",
     "retry_job_instance",
     "scope_of",
     "set_job_instance_success",
@@ -232,58 +230,6 @@ set_job_instance_success = InstanceAction(
 )
 
 
-def get_log(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    lines: int = MAX_LOG_LINES,
-    keyword: str | None = None,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[list[str]]:
-    """The last ``lines`` log lines of an instance, oldest first (``GetLog``)."""
-    params = {
-        "JobId": str(validate_id(job_id, "job_id")),
-        "JobInstanceId": str(validate_id(job_instance_id, "job_instance_id")),
-        "Line": validate_count(lines, "lines", minimum=1, maximum=MAX_LOG_LINES),
-        "Keyword": validate_name(keyword, "keyword", required=False),
-        "Reverse": True,
-    }
-
-    def parse(reply: dict[str, Any], timezone: str) -> list[str]:
-        # Asked newest first, so that the tail is what comes back; shown oldest first.
-        return list(reversed(data_of(reply, "GetLog").strings("Logs")))
-
-    return ApiCall("GetLog", params, parse, scope=scope_of(namespace, group_id, namespace_source))
-
-
-def log_page(
-    job_id: int | str,
-    job_instance_id: int | str,
-    *,
-    offset: int,
-    lines: int,
-    namespace: str | None = None,
-    group_id: str | None = None,
-    namespace_source: str | None = None,
-) -> ApiCall[list[str]]:
-    """Log lines of an instance from the ``offset``-th on (counted from its first line),
-    oldest first, at most ``lines`` of them (``GetLog`` with ``Reverse`` false)."""
-    params = {
-        "JobId": str(validate_id(job_id, "job_id")),
-        "JobInstanceId": str(validate_id(job_instance_id, "job_instance_id")),
-        "Offset": validate_count(offset, "offset", minimum=0, maximum=10**9),
-        "Line": validate_count(lines, "lines", minimum=1, maximum=MAX_LOG_LINES),
-        "Reverse": False,
-    }
-
-    def parse(reply: dict[str, Any], timezone: str) -> list[str]:
-        return data_of(reply, "GetLog").strings("Logs")
-
-    return ApiCall("GetLog", params, parse, scope=scope_of(namespace, group_id, namespace_source))
-
-
 def get_job_info(
     job_id: int | str,
     *,
@@ -345,21 +291,6 @@ def find_job(
     return ApiCall(
         "ListJobs", {"JobName": name}, parse, scope=scope_of(namespace, group_id, namespace_source)
     )
-
-
-def the_one_named(items: list[ReplyFields], id_key: str, name: str, kind: str) -> int:
-    """The id of the one item (``kind``: job, workflow) whose ``Name`` is ``name``.
-
-    :raises SchedulerXConfigError: naming ``<kind>_name`` when none, or several, are.
-    """
-    ids = sorted({item.integer(id_key) for item in items if item.text("Name") == name})
-    if not ids:
-        raise SchedulerXConfigError(f"{kind}_name: no {kind} of the namespace and group is named {name!r}")
-    if len(ids) > 1:
-        raise SchedulerXConfigError(
-            f"{kind}_name: {len(ids)} {kind}s are named {name!r} ({', '.join(map(str, ids))}); give {kind}_id"
-        )
-    return ids[0]
 
 
 def list_namespaces() -> ApiCall[list[dict[str, Any]]]:

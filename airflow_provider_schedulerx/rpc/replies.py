@@ -10,11 +10,11 @@ from typing import Any
 
 import pendulum
 
-from airflow_provider_schedulerx.exceptions import SchedulerXResponseError
+from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXResponseError
 from airflow_provider_schedulerx.models import JobInstance, TimeType, TriggerType, read_service_time
 from airflow_provider_schedulerx.statuses import InstanceStatus
 
-__all__ = ["ReplyFields", "data_of", "job_instance"]
+__all__ = ["ReplyFields", "data_of", "job_instance", "the_one_named"]
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
 
@@ -140,3 +140,18 @@ def job_instance(fields: ReplyFields, timezone: str) -> JobInstance:
         trace_id=fields.text("TraceId"),
         raw=dict(fields.data),
     )
+
+
+def the_one_named(items: list[ReplyFields], id_key: str, name: str, kind: str) -> int:
+    """The id of the one item (``kind``: job, workflow) whose ``Name`` is ``name``.
+
+    :raises SchedulerXConfigError: naming ``<kind>_name`` when none, or several, are.
+    """
+    ids = sorted({item.integer(id_key) for item in items if item.text("Name") == name})
+    if not ids:
+        raise SchedulerXConfigError(f"{kind}_name: no {kind} of the namespace and group is named {name!r}")
+    if len(ids) > 1:
+        raise SchedulerXConfigError(
+            f"{kind}_name: {len(ids)} {kind}s are named {name!r} ({', '.join(map(str, ids))}); give {kind}_id"
+        )
+    return ids[0]

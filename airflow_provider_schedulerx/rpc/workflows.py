@@ -13,9 +13,9 @@ from typing import Any
 from airflow_provider_schedulerx.config import validate_id, validate_name
 from airflow_provider_schedulerx.exceptions import SchedulerXResponseError
 from airflow_provider_schedulerx.models import InstanceStatus, WorkflowInstance, WorkflowNode, WorkflowStatus
-from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, check_instance_parameters, the_one_named
+from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, check_instance_parameters
 from airflow_provider_schedulerx.rpc.calls import ApiCall, scope_of
-from airflow_provider_schedulerx.rpc.replies import ReplyFields, data_of
+from airflow_provider_schedulerx.rpc.replies import ReplyFields, data_of, the_one_named
 
 __all__ = [
     "MAX_WORKFLOW_PARAMETERS_BYTES",

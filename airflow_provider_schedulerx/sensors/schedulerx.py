@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 from airflow_provider_schedulerx.utils.tasks import (
+    JOB_INSTANCE_FIELDS,
+    SCOPE_FIELDS,
     SchedulerXTaskMixin,
     default_deferrable,
     task_deadline,
@@ -217,13 +219,13 @@ class SchedulerXJobInstanceSensor(WaitingSensor):
     across reschedules.
     """
 
-    template_fields: Sequence[str] = ("job_id", "job_name", "job_instance_id", "namespace", "group_id")
+    template_fields: Sequence[str] = JOB_INSTANCE_FIELDS
 
     def __init__(
         self,
         *,
-        job_id: int | str | None = None,
         job_instance_id: int | str,
+        job_id: int | str | None = None,
         job_name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -297,23 +299,16 @@ class SchedulerXJobSensor(WaitingSensor):
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = (
-        "job_id",
-        "job_name",
-        "window_start",
-        "window_end",
-        "namespace",
-        "group_id",
-    )
+    template_fields: Sequence[str] = ("window_start", "window_end", *JOB_INSTANCE_FIELDS[:2], *SCOPE_FIELDS)
 
     def __init__(
         self,
         *,
-        job_id: int | str | None = None,
-        job_name: str | None = None,
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
         match_on: str = "data_time",
+        job_id: int | str | None = None,
+        job_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         from airflow_provider_schedulerx.config import shown
@@ -333,11 +328,12 @@ class SchedulerXJobSensor(WaitingSensor):
         """The rendered window, checked; the DAG run's data interval where not given."""
         from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
         from airflow_provider_schedulerx.rpc.windows import Window
+        from airflow_provider_schedulerx.utils.windows import window_bound
 
         with self.failing_as_airflow():
             timezone = self.hook.client.timezone
-            start = _window_bound(self.window_start, context, "window_start", "data_interval_start", timezone)
-            end = _window_bound(self.window_end, context, "window_end", "data_interval_end", timezone)
+            start = window_bound(self.window_start, context, "window_start", "data_interval_start", timezone)
+            end = window_bound(self.window_end, context, "window_end", "data_interval_end", timezone)
             if start == end and not self.window_start and not self.window_end:
                 raise SchedulerXConfigError(
                     "window_start, window_end: this DAG run's data interval is empty (Airflow 3's cron "
@@ -377,35 +373,6 @@ class SchedulerXJobSensor(WaitingSensor):
             failed_polls=failed_polls,
             stream_logs=self.stream_logs,
         )
-
-
-def _window_bound(value: Any, context: Any, setting: str, default_key: str, timezone: str) -> float:
-    """A window bound in epoch seconds: ``value`` (a datetime, or an ISO 8601 string; one
-    without a zone in ``timezone``), else the run's ``default_key``."""
-    import pendulum
-
-    from airflow_provider_schedulerx.config import shown
-    from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
-
-    if value is None or value == "":
-        value = context.get(default_key) if context else None
-        if value is None:
-            raise SchedulerXConfigError(
-                f"{setting}: this DAG run has no {default_key} (a manual run of a DAG without a "
-                "schedule); give window_start and window_end"
-            )
-    if isinstance(value, str):
-        try:
-            value = pendulum.parse(value, tz=timezone)
-        except (ValueError, TypeError):  # pendulum's ParserError is a ValueError
-            raise SchedulerXConfigError(
-                f"{setting}: expected a datetime or an ISO 8601 time, got {shown(value)}"
-            ) from None
-    if not isinstance(value, datetime):
-        raise SchedulerXConfigError(f"{setting}: expected a datetime or an ISO 8601 time, got {shown(value)}")
-    if value.tzinfo is None:
-        value = pendulum.instance(value, tz=timezone)
-    return value.timestamp()
 
 
 def _seconds(value: Any) -> Any:

@@ -40,7 +40,7 @@ class LogFollower:
 
     def next_call(self) -> ApiCall[list[str]] | None:
         """The call for this poll, or ``None`` when this poll skips the log."""
-        from airflow_provider_schedulerx.rpc.actions import log_page
+        from airflow_provider_schedulerx.rpc.logs import log_page
 
         if self._wait:
             self._wait -= 1
@@ -60,6 +60,6 @@ class LogFollower:
 
     def rest_call(self, lines: int) -> ApiCall[list[str]]:
         """The call for the lines not shown yet once the instance ended, at most ``lines``."""
-        from airflow_provider_schedulerx.rpc.actions import log_page
+        from airflow_provider_schedulerx.rpc.logs import log_page
 
         return log_page(self.job_id, self.job_instance_id, offset=self.shown, lines=lines)

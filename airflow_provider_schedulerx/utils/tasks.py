@@ -36,6 +36,11 @@ __all__ = [
     "task_deadline",
 ]
 
+#: The templated fields of a task's namespace and group.
+SCOPE_FIELDS = ("namespace", "group_id")
+#: The templated fields of a task on one job instance.
+JOB_INSTANCE_FIELDS = ("job_id", "job_name", "job_instance_id", *SCOPE_FIELDS)
+
 #: The task state key of the job that ``job_name`` named in a try (a rescheduled sensor's
 #: pokes are one try across processes).
 NAMED_JOB_KEY = "schedulerx_named_job"

@@ -14,14 +14,10 @@ from typing import Any
 
 from airflow_provider_schedulerx.config import shown, validate_seconds
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError
-from airflow_provider_schedulerx.statuses import (
-    FAILURE_STATUSES,
-    FINISHED_STATUSES,
-    SUCCESS_STATUSES,
-    InstanceStatus,
-    LenientIntEnum,
-    parse_statuses,
-)
+from airflow_provider_schedulerx.statuses import FAILURE_STATUSES as DEFAULT_FAILURE
+from airflow_provider_schedulerx.statuses import FINISHED_STATUSES as FINISHED
+from airflow_provider_schedulerx.statuses import SUCCESS_STATUSES as DEFAULT_SUCCESS
+from airflow_provider_schedulerx.statuses import InstanceStatus, LenientIntEnum, parse_statuses
 
 __all__ = [
     "MAX_FAILED_POLLS",
@@ -62,8 +58,8 @@ class WaitPolicy:
         An empty set is kept empty: every final status then either succeeds or is unlisted.
     """
 
-    success: frozenset[InstanceStatus] = SUCCESS_STATUSES
-    failure: frozenset[InstanceStatus] = FAILURE_STATUSES
+    success: frozenset[InstanceStatus] = DEFAULT_SUCCESS
+    failure: frozenset[InstanceStatus] = DEFAULT_FAILURE
 
     @classmethod
     def of(cls, success_statuses: Iterable[Any] | None, failure_statuses: Iterable[Any] | None) -> WaitPolicy:
@@ -74,12 +70,12 @@ class WaitPolicy:
         """
         try:
             success = (
-                SUCCESS_STATUSES
+                DEFAULT_SUCCESS
                 if success_statuses is None
                 else parse_statuses(success_statuses, "success_statuses")
             )
             failure = (
-                FAILURE_STATUSES
+                DEFAULT_FAILURE
                 if failure_statuses is None
                 else parse_statuses(failure_statuses, "failure_statuses")
             )
@@ -109,7 +105,7 @@ class WaitPolicy:
             return Verdict.SUCCESS
         if status in self.failure:
             return Verdict.FAILURE
-        if status in FINISHED_STATUSES:
+        if status in FINISHED:
             return Verdict.UNLISTED
         return Verdict.WAIT
 

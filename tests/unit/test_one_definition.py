@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerXClient
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
-from airflow_provider_schedulerx.rpc import actions
+from airflow_provider_schedulerx.rpc import actions, logs, workflows
 
 #: The hook's API methods, as DESIGN.md names them, and the client's.
 API = [
@@ -23,8 +23,22 @@ API = [
     "get_log",
     "get_job_info",
     "list_jobs",
+    "find_job",
     "list_namespaces",
+    "execute_workflow",
+    "get_workflow_instance",
+    "list_workflow_instances",
+    "set_workflow_instance_success",
+    "get_workflow",
+    "list_workflows",
+    "find_workflow",
 ]
+#: Where the actions are defined.
+CATALOGUE = (actions, logs, workflows)
+
+
+def definition_of(name: str):
+    return next((getattr(module, name) for module in CATALOGUE if hasattr(module, name)), None)
 
 
 @pytest.mark.parametrize("name", API)
@@ -34,9 +48,9 @@ def test_the_hook_forwards_with_the_clients_signature(name):
     assert hook_method.__doc__ == client_method.__doc__
 
 
-@pytest.mark.parametrize("name", [name for name in API if hasattr(actions, name)])
+@pytest.mark.parametrize("name", [name for name in API if definition_of(name) is not None])
 def test_the_clients_methods_are_the_catalogues(name):
-    definition = getattr(actions, name)
+    definition = definition_of(name)
     for client in (SchedulerXClient, AsyncSchedulerXClient):
         method = getattr(client, name, None)
         if method is None:
