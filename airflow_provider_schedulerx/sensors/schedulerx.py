@@ -3,6 +3,7 @@ own schedule ran for a time window."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -64,12 +65,13 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
 
     # -- what a sensor says ---------------------------------------------------------------
 
+    @abstractmethod
     def look(self, context: Any) -> JobInstance | None:
         """One poll: the instance as it stands, or ``None`` while there is none."""
-        raise NotImplementedError
 
+    @abstractmethod
     def defer_wait(self, context: Any, deadline: float | None, failed_polls: int) -> NoReturn:
-        raise NotImplementedError
+        """Hand the wait to the sensor's trigger."""
 
     # -- poke and reschedule --------------------------------------------------------------
 

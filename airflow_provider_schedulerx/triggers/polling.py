@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -103,18 +104,18 @@ class PollingTrigger(BaseTrigger):
     # -- what a subclass says -------------------------------------------------------------
 
     @property
+    @abstractmethod
     def what(self) -> str:
         """The instance waited on, as the log lines and messages name it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[Any]]:
         """One poll: the instance as it stands (a job or workflow instance), or ``None``
         while there is none."""
-        raise NotImplementedError
 
+    @abstractmethod
     def own_kwargs(self) -> dict[str, Any]:
         """The subclass's own constructor arguments, to serialize."""
-        raise NotImplementedError
 
     def instance_id_of(self, instance: dict[str, Any] | None) -> int | None:
         return None if instance is None else int(instance["instance_id"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,9 @@ class _StartedInstanceTrigger(PollingTrigger):
         super().__init__(job_id, **kwargs)
         self.stop_on_kill = stop_on_kill
 
+    @abstractmethod
     async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
         """Stop the instance unless it has ended; True if it was stopped."""
-        raise NotImplementedError
 
     async def on_kill(self) -> None:
         """A user marked the deferred task failed or successful, or cleared it (Airflow 3.3
