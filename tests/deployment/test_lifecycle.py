@@ -32,6 +32,9 @@ pytestmark = pytest.mark.timeout(1500)
 #: in the deferring try's end: Airflow 3.3.2 fails a task resumed before that
 #: (apache/airflow#67287), which a loaded machine can make take twenty seconds.
 SHORT = 30.0
+#: What a retry says of the instance an earlier try started: it follows it, or takes its
+#: success when it ended before the retry looked (a slow run).
+FOLLOWED = "Following the instance|An earlier try's instance already succeeded"
 LONG = 3600.0
 MAPPED = 100
 
@@ -44,7 +47,7 @@ class Expected:
     try_number: int
     #: Instances still running when the task has ended (marked successful).
     running: int = 0
-    #: Words the task's last log says.
+    #: Words the task's last log says (one of the ``|``-separated phrases).
     says: str = ""
 
 
@@ -109,13 +112,13 @@ def scenarios() -> dict[str, Scenario]:
         "worker-killed-poll": Scenario(
             {"run_seconds": 90},
             {"deferrable": False, "retries": 1},
-            Expected(started=1, stopped=0, state="success", try_number=2, says="Following the instance"),
+            Expected(started=1, stopped=0, state="success", try_number=2, says=FOLLOWED),
             act="kill the worker",
         ),
         "service-down-deferred": Scenario(
             {"run_seconds": 90},
             {"deferrable": True, "retries": 1, "schedulerx_conn_id": "schedulerx_fragile"},
-            Expected(started=1, stopped=0, state="success", try_number=2, says="Following the instance"),
+            Expected(started=1, stopped=0, state="success", try_number=2, says=FOLLOWED),
             act="spoil polls",
             fault={"kind": "server_error", "count": 10, "actions": ["GetJobInstance"]},
         ),
@@ -332,7 +335,7 @@ def test_the_contract(outcomes: dict[str, Future[Outcome]], name: str) -> None:
         expected.stopped,
         expected.running,
     )
-    assert expected.says in outcome.log
+    assert any(phrase in outcome.log for phrase in expected.says.split("|")), outcome.log[-3000:]
 
 
 def test_a_hundred_mapped_tasks_on_one_job_start_and_follow_one_instance_each(
