@@ -104,12 +104,11 @@ def report(emulator: object, task_log: Path, took: float) -> None:
         )
     result = xcoms.get("return_value") or {}
     print(f"   result: {result.get('result')!r}")
-    say("Its log lines (GetLog), as the task printed them")
-    lines = [
-        line for line in task_log.read_text().splitlines() if line.startswith(("INFO  ", "ERROR ", "WARN"))
-    ]
-    for line in lines:
-        print(f"   {line.split(' [airflow.', 1)[0]}")
+    say("Its log lines (GetLog), as the task showed them while it waited")
+    marker = "[SchedulerX] "
+    for line in task_log.read_text().splitlines():
+        if marker in line:
+            print(f"   {line.split(marker, 1)[1].split(' [airflow.', 1)[0].rstrip()}")
     calls = dict(emulator.stats.calls)  # type: ignore[attr-defined]
     say(f"API calls the emulator served: {calls}")
 
