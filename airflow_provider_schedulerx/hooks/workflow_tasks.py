@@ -1,15 +1,12 @@
 """What the workflow tasks do with the API, on top of the hook's calls: start a workflow once,
-wait on an instance, and stop one (no action does: each node still running is stopped)."""
+and stop an instance (no action does: each node still running is stopped)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_schedulerx.exceptions import SchedulerXError
     from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
-    from airflow_provider_schedulerx.models import WorkflowInstance
 
 __all__ = ["WorkflowTasks"]
 
@@ -77,34 +74,3 @@ class WorkflowTasks:
                 "Stopped SchedulerX workflow %s instance %s (%s)", workflow_id, workflow_instance_id, reason
             )
         return stopped
-
-    def poll_until(
-        self,
-        workflow_id: int,
-        workflow_instance_id: int,
-        *,
-        done: Callable[[WorkflowInstance], bool],
-        tolerate: Callable[[SchedulerXError], bool],
-        poll_interval: float,
-        deadline: float | None,
-        seen: Callable[[WorkflowInstance], None] | None = None,
-    ) -> WorkflowInstance | None:
-        """:meth:`SchedulerXHook.poll_until`, of a workflow instance."""
-        from airflow_provider_schedulerx.rpc import workflows
-
-        return self.hook.poll_call(
-            workflows.get_workflow_instance(workflow_id, workflow_instance_id),
-            done=done,
-            tolerate=tolerate,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            seen=seen,
-        )
-
-    def failed_node_tails(self, instance: WorkflowInstance) -> dict[str, list[str]]:
-        """The log tails of the instance's failed nodes, by node."""
-        return {
-            node.describe(): self.hook.log_tail(node.job_id, node.job_instance_id)
-            for node in instance.failed_nodes()
-            if node.job_instance_id
-        }

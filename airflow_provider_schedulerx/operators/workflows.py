@@ -156,7 +156,9 @@ class SchedulerXExecuteWorkflowOperator(SchedulerXExecuteJobOperator):
         return self.workflows.stop_if_running(owner_id, instance_id, reason=reason)
 
     def poll_until(self, owner_id: int, instance_id: int, **options: Any) -> Any:
-        return self.workflows.poll_until(owner_id, instance_id, **options)
+        from airflow_provider_schedulerx.rpc.workflows import get_workflow_instance
+
+        return self.hook.poll_call(get_workflow_instance(owner_id, instance_id), **options)
 
     def seen(self, instance: Any) -> None:
         self.node_log.update(instance)
