@@ -5,6 +5,7 @@ workflow given by name."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from airflow_provider_schedulerx.emulator.specs import load_jobs_file
 from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 from airflow_provider_schedulerx.models import InstanceStatus
 from tests.airflow_versions import AIRFLOW_VERSION, RESCHEDULES_IN_DAG_TEST, dagbag
-from tests.conftest import REPO
+from tests.conftest import GROUP_ID, NAMESPACE, REPO
 from tests.dags.test_example_dags import load_dag, printed, task_states, xcom
 
 pytestmark = pytest.mark.dag
@@ -41,16 +42,24 @@ def workflows(airflow_db, schedulerx_connection):
 
 
 def node_instances(emulator, workflow_id: int) -> dict[int, object]:
-    (instance,) = emulator.state.workflows.instances_of(emulator.state.workflows._workflows[workflow_id])
+    workflows = emulator.state.workflows
+    (instance,) = workflows.instances_of(workflows.workflow(NAMESPACE, GROUP_ID, workflow_id))
     return instance.nodes
+
+
+def run_workflow(conf_workflow_id: int, /, **attributes: object):
+    """Run the example DAG on a workflow (its DAG param), after setting the given attributes
+    of its task."""
+    dag = load_dag("example_schedulerx_workflow")
+    task = dag.get_task("run_workflow")
+    for attribute, value in {"poll_interval": 0.2, **attributes}.items():
+        setattr(task, attribute, value)
+    return dag.test(run_conf={"workflow_id": conf_workflow_id})
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferred"])
 def test_the_example_on_a_workflow_that_succeeds(workflows, capfd, deferrable):
-    dag = load_dag("example_schedulerx_workflow")
-    task = dag.get_task("run_workflow")
-    task.deferrable, task.poll_interval = deferrable, 0.2
-    dag_run = dag.test(run_conf={"workflow_id": SUCCEEDS})
+    dag_run = run_workflow(SUCCEEDS, deferrable=deferrable)
     states = task_states(dag_run)
     assert states == {
         "run_workflow": "success",
@@ -74,10 +83,7 @@ def test_the_example_on_a_workflow_that_succeeds(workflows, capfd, deferrable):
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferred"])
 def test_a_failed_node_fails_the_task_with_its_result_and_log_tail(workflows, capfd, deferrable):
-    dag = load_dag("example_schedulerx_workflow")
-    task = dag.get_task("run_workflow")
-    task.deferrable, task.poll_interval = deferrable, 0.2
-    dag_run = dag.test(run_conf={"workflow_id": FAILS})
+    dag_run = run_workflow(FAILS, deferrable=deferrable)
     assert task_states(dag_run) == {
         "run_workflow": "failed",
         "branch_on_outcome": "success",
@@ -96,29 +102,16 @@ def test_a_failed_node_fails_the_task_with_its_result_and_log_tail(workflows, ca
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferred"])
 def test_the_deadline_stops_every_running_node(workflows, capfd, deferrable):
-    dag = load_dag("example_schedulerx_workflow")
-    task = dag.get_task("run_workflow")
-    task.deferrable, task.poll_interval, task.timeout = deferrable, 0.2, 2.0
-    dag_run = dag.test(run_conf={"workflow_id": HANGS})
+    dag_run = run_workflow(HANGS, deferrable=deferrable, timeout=2.0)
     assert task_states(dag_run)["run_workflow"] == "failed"
     assert "did not finish before" in printed(capfd)
     nodes = node_instances(workflows, HANGS)
-    import time
-
     assert nodes[126].view(time.time()).status is InstanceStatus.KILLED
     assert 124 not in nodes
 
 
 def test_a_workflow_given_by_name(workflows):
-    dag = load_dag("example_schedulerx_workflow")
-    task = dag.get_task("run_workflow")
-    task.workflow_id, task.workflow_name, task.poll_interval, task.deferrable = (
-        None,
-        "daily-orders",
-        0.2,
-        False,
-    )
-    dag_run = dag.test(run_conf={"workflow_id": SUCCEEDS})
+    dag_run = run_workflow(SUCCEEDS, workflow_id=None, workflow_name="daily-orders", deferrable=False)
     assert task_states(dag_run)["run_workflow"] == "success"
     assert xcom(dag_run, "run_workflow")["workflow_id"] == SUCCEEDS
 
