@@ -16,8 +16,9 @@ STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 # Pins for what an older Airflow breaks on when pip resolves it without Airflow's constraints.
 PINS := $(wildcard constraints/airflow-$(AIRFLOW_MINOR).txt)
 BENCH_STAMP := $(VENV)/.installed-bench-$(AIRFLOW_VERSION)
+DOCS_STAMP := $(VENV)/.installed-docs-$(AIRFLOW_VERSION)
 
-.PHONY: install test test-older test-matrix pytest lint format demo bench emulator airflow clean
+.PHONY: install test test-older test-matrix pytest lint format docs dist demo bench emulator airflow clean
 
 install: $(STAMP)
 
@@ -38,8 +39,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Tests that only the newest Airflow runs: the browser test of its UI.
-NEWEST_ONLY := $(if $(filter $(NEWEST_AIRFLOW),$(AIRFLOW_VERSION)),,-m "not browser")
+# Tests that only the newest Airflow runs: the browser test of its UI, and the release tests
+# (the built wheel installed with the newest Airflow, the README's examples).
+NEWEST_ONLY := $(if $(filter $(NEWEST_AIRFLOW),$(AIRFLOW_VERSION)),,-m "not browser and not release")
 
 # The suite on AIRFLOW_VERSION (default: the newest), without lint.
 pytest: install
@@ -72,6 +74,21 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# Sphinx and its theme come with the docs extra; Airflow stays pinned.
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[docs]"
+	touch $@
+
+# The documentation site in docs/_build/html, built afresh; any warning fails it.
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -b html -E -W --keep-going docs docs/_build/html
+
+# The sdist and the wheel in dist/, checked as PyPI would check them.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
 emulator: install
 	$(BIN)/schedulerx-emulator --port 8866 --jobs example_dags/emulator_jobs.json
 
@@ -87,4 +104,4 @@ screenshots: install
 	SCHEDULERX_SCREENSHOT_DIR=docs/img SCHEDULERX_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q tests/browser
 
 clean:
-	rm -rf .venv .venv-* build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-* build dist docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache
