@@ -31,6 +31,9 @@ def main() -> int:
     from airflow_provider_schedulerx.emulator import (
         DEFAULT_ACCESS_KEY_ID,
         DEFAULT_ACCESS_KEY_SECRET,
+        DEFAULT_GROUP_ID,
+        DEFAULT_NAMESPACE,
+        DEFAULT_REGION_ID,
         Emulator,
     )
 
@@ -47,9 +50,9 @@ def main() -> int:
             "password": DEFAULT_ACCESS_KEY_SECRET,
             "host": emulator.url,
             "extra": {
-                "region_id": "cn-hangzhou",
-                "namespace": "demo-namespace",
-                "group_id": "demo.defaultGroup",
+                "region_id": DEFAULT_REGION_ID,
+                "namespace": DEFAULT_NAMESPACE,
+                "group_id": DEFAULT_GROUP_ID,
             },
         }
     )
