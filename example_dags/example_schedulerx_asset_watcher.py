@@ -18,6 +18,7 @@ except ImportError:  # Airflow 2 has no asset watchers: no DAG here
     AssetWatcher = None
 
 if AssetWatcher is not None:
+    # [START howto_trigger_schedulerx_job_event]
     orders_sync = Asset(
         name="schedulerx_orders_sync",
         uri="schedulerx://cn-hangzhou/demo-namespace/demo.defaultGroup/108",
@@ -28,6 +29,7 @@ if AssetWatcher is not None:
             )
         ],
     )
+    # [END howto_trigger_schedulerx_job_event]
 
     with DAG(
         dag_id="example_schedulerx_asset_watcher",

@@ -25,6 +25,7 @@ with DAG(
     params={"job_id": Param(101, type="integer", description="The SchedulerX job to run")},
     tags=["example", "schedulerx"],
 ):
+    # [START howto_operator_schedulerx_execute_job]
     SchedulerXExecuteJobOperator(
         task_id="run_job",
         job_id="{{ params.job_id }}",
@@ -32,3 +33,4 @@ with DAG(
         poll_interval=1,
         timeout=600,
     )
+    # [END howto_operator_schedulerx_execute_job]

@@ -37,6 +37,7 @@ with DAG(
     start_job = SchedulerXExecuteJobOperator(
         task_id="start_job", job_id="{{ params.job_id }}", wait_for_completion=False
     )
+    # [START howto_sensor_schedulerx_job_instance_any_final_status]
     wait_until_final = SchedulerXJobInstanceSensor(
         task_id="wait_until_final",
         job_id="{{ params.job_id }}",
@@ -46,15 +47,21 @@ with DAG(
         poke_interval=1,
         timeout=600,
     )
+    # [END howto_sensor_schedulerx_job_instance_any_final_status]
+    # [START howto_operator_schedulerx_get_job_instance]
     report = SchedulerXGetJobInstanceOperator(
         task_id="report",
         job_id="{{ params.job_id }}",
         job_instance_id="{{ ti.xcom_pull('start_job', key='job_instance_id') }}",
     )
+    # [END howto_operator_schedulerx_get_job_instance]
 
+    # [START howto_operator_schedulerx_branch_on_instance]
     @task.branch
     def choose_path(instance: dict[str, Any]) -> str:
         return "publish_results" if instance["is_success"] else "alert_on_call"
+
+    # [END howto_operator_schedulerx_branch_on_instance]
 
     @task
     def publish_results(instance: dict[str, Any]) -> str:

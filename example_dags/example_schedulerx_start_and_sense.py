@@ -25,11 +25,14 @@ with DAG(
     params={"job_id": Param(101, type="integer", description="The SchedulerX job to run")},
     tags=["example", "schedulerx"],
 ):
+    # [START howto_operator_schedulerx_start_without_waiting]
     start_job = SchedulerXExecuteJobOperator(
         task_id="start_job",
         job_id="{{ params.job_id }}",
         wait_for_completion=False,
     )
+    # [END howto_operator_schedulerx_start_without_waiting]
+    # [START howto_sensor_schedulerx_job_instance_deferrable]
     wait_for_job = SchedulerXJobInstanceSensor(
         task_id="wait_for_job",
         job_id="{{ params.job_id }}",
@@ -38,4 +41,5 @@ with DAG(
         poke_interval=1,
         timeout=600,
     )
+    # [END howto_sensor_schedulerx_job_instance_deferrable]
     start_job >> wait_for_job

@@ -30,6 +30,7 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=10)},
     tags=["example", "schedulerx"],
 ):
+    # [START howto_sensor_schedulerx_job]
     wait_for_export = SchedulerXJobSensor(
         task_id="wait_for_export",
         job_name="nightly-export",
@@ -43,4 +44,5 @@ with DAG(
         job_id="{{ ti.xcom_pull('wait_for_export')['job_id'] }}",
         job_instance_id="{{ ti.xcom_pull('wait_for_export')['instance_id'] }}",
     )
+    # [END howto_sensor_schedulerx_job]
     wait_for_export >> report

@@ -26,6 +26,7 @@ with DAG(
     params={"workflow_id": Param(201, type="integer", description="The SchedulerX workflow to run")},
     tags=["example", "schedulerx"],
 ):
+    # [START howto_operator_schedulerx_execute_workflow]
     run_workflow = SchedulerXExecuteWorkflowOperator(
         task_id="run_workflow",
         workflow_id="{{ params.workflow_id }}",
@@ -34,11 +35,15 @@ with DAG(
         poll_interval=2,
         timeout=3600,
     )
+    # [END howto_operator_schedulerx_execute_workflow]
 
+    # [START howto_operator_schedulerx_workflow_outcome]
     @task.branch(trigger_rule="all_done")
     def branch_on_outcome(ti=None) -> str:
         finished = ti.xcom_pull(task_ids="run_workflow")
         return "publish" if finished and finished["is_success"] else "alert"
+
+    # [END howto_operator_schedulerx_workflow_outcome]
 
     @task
     def publish(ti=None) -> list[str]:
