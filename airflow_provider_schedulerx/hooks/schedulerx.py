@@ -151,17 +151,59 @@ class SchedulerXHook(BaseHook):
         from airflow.providers.common.compat.connection import get_async_connection
 
         settings = self.settings_from_connection(await get_async_connection(self.schedulerx_conn_id))
+        self.__dict__["settings"] = settings
         credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
         return AsyncSchedulerXClient(credentials, settings.config, **self._client_kwargs(settings))
 
-    def instance_console_url(self, namespace: str | None = None) -> str:
-        """The console page listing the namespace's job instances."""
+    def scope_of(self, namespace: str | None, group_id: str | None) -> tuple[str | None, str | None]:
+        """The namespace and group a call goes to: these, or the hook's or connection's."""
+        defaults = self._client_kwargs(self.settings)
+        return namespace or defaults.get("namespace"), group_id or defaults.get("group_id")
+
+    def job_console_url(
+        self,
+        job_id: int | None = None,
+        instance_id: int | None = None,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> str:
+        """The console's list of the namespace's job instances, filtered to the job and the
+        instance when given (the console has no page of one instance)."""
         from airflow_provider_schedulerx.hooks.console import instance_list_url
 
+        namespace, group_id = self.scope_of(namespace, group_id)
         settings = self.settings
         return instance_list_url(
-            settings.console_url, settings.config.region_id, namespace or self.client.namespace
+            settings.console_url,
+            settings.config.region_id,
+            namespace,
+            group_id=group_id if job_id is not None else None,
+            job_id=job_id,
+            instance_id=instance_id,
+        )
+
+    def workflow_console_url(
+        self,
+        workflow_id: int,
+        workflow_instance_id: int | None = None,
+        *,
+        namespace: str | None = None,
+        group_id: str | None = None,
+    ) -> str:
+        """The console's list of a workflow's instances, filtered to the instance when given."""
+        from airflow_provider_schedulerx.hooks.console import workflow_instance_url
+
+        namespace, group_id = self.scope_of(namespace, group_id)
+        settings = self.settings
+        return workflow_instance_url(
+            settings.console_url,
+            settings.config.region_id,
+            namespace,
+            group_id=group_id,
+            workflow_id=workflow_id,
+            workflow_instance_id=workflow_instance_id,
         )
 
     # -- API: the client's methods ------------------------------------------------------------

@@ -53,7 +53,7 @@ class SchedulerXGetJobInstanceOperator(SchedulerXTaskMixin, BaseOperator):
         self.check_scope()
         instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
         job_id = self.resolve_job(context)
-        self.push_console_url(context)
+        self.push_console_url(context, job_id, instance_id)
         with self.failing_as_airflow():
             instance = self.hook.get_job_instance(job_id, instance_id)
         self.log.info("%s", instance.summary())

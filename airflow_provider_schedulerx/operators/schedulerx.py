@@ -72,6 +72,9 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     :param success_statuses: statuses that count as success (default ``[success]``).
     :param failure_statuses: statuses that fail the try (default failed, killed, rejected,
         partial failed).
+    :param openlineage_inject_parent_job_info: add the Airflow run's OpenLineage identifiers
+        to the instance parameters (under ``"openlineage"``, when they are empty or a JSON
+        object), for the job's own lineage to point back to it. OpenLineage provider needed.
     """
 
     #: What it starts, as messages name it; the XCom key and task state key of its instance.
@@ -103,6 +106,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         timeout: float | None = None,
         success_statuses: Iterable[int | str] | None = None,
         failure_statuses: Iterable[int | str] | None = None,
+        openlineage_inject_parent_job_info: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -122,7 +126,11 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         self.poll_interval = waiting.check_poll_interval(poll_interval)
         self.timeout = waiting.check_timeout(timeout)
         self.policy = WaitPolicy.of(success_statuses, failure_statuses)
+        self.openlineage_inject_parent_job_info = waiting.check_flag(
+            openlineage_inject_parent_job_info, "openlineage_inject_parent_job_info"
+        )
         self.job_instance_id: int | None = None
+        self.last_seen: dict[str, Any] | None = None
         self._context: Any = None
 
     # -- execute --------------------------------------------------------------------------
@@ -134,12 +142,13 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
             instance_id, finished = self._start_or_follow(context, request)
         self.job_instance_id = instance_id
         self.push(context, self.instance_xcom_key, instance_id)
-        self.push_console_url(context)
+        self.push_console_url(context, request.job_id, instance_id)
         if finished is not None:
-            return self.report(finished)
+            return self._finish(finished)
         if not self.wait_for_completion:
             with self.failing_as_airflow():
-                return self.report(self.get_instance(request.job_id, instance_id))
+                self.last_seen = self.get_instance(request.job_id, instance_id).to_dict()
+            return self.report(self.last_seen)
         deadline = task_deadline(context, self.execution_timeout, self.timeout)
         if self.deferrable:
             self.defer_to_trigger(
@@ -228,10 +237,21 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         if not instance.is_finished:
             self.follow_log(instance.job_id, instance.instance_id)
 
+    def sent_parameters(self, parameters: str | None, limit: int) -> str | None:
+        """The instance parameters sent: the request's, with the OpenLineage parent job
+        information when asked for (not part of the request: a retry's differs)."""
+        if not self.openlineage_inject_parent_job_info:
+            return parameters
+        from airflow_provider_schedulerx.utils.openlineage import with_parent_info
+
+        return with_parent_info(parameters, self._context["ti"], limit)
+
     def _start(self, request: Request) -> int:
+        from airflow_provider_schedulerx.rpc.actions import MAX_INSTANCE_PARAMETERS_BYTES
+
         return self.hook.start_job(
             request.job_id,
-            instance_parameters=request.parameters,
+            instance_parameters=self.sent_parameters(request.parameters, MAX_INSTANCE_PARAMETERS_BYTES),
             worker=request.worker,
             worker_label=request.label,
             check_job_status=self.check_job_status,
@@ -275,6 +295,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         from airflow_provider_schedulerx.models import InstanceStatus
 
         data = instance if isinstance(instance, dict) else instance.to_dict()
+        self.last_seen = data
         verdict = self.policy.verdict(InstanceStatus.of(data["status"]))
         if verdict is Verdict.SUCCESS:
             return self.report(data)
@@ -358,6 +379,33 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     def given_id(self) -> int | None:
         """The job id the task was given, if it was given one (not a name)."""
         return None if self.job_name is not None else int(self.job_id)
+
+    # -- OpenLineage (called by its provider, when installed) ----------------------------
+
+    def lineage_instance(self) -> dict[str, Any] | None:
+        """The instance the try followed, as last seen (read now if it was not seen)."""
+        if self.last_seen is not None or self.job_instance_id is None:
+            return self.last_seen
+        from airflow_provider_schedulerx.exceptions import SchedulerXError
+
+        owner = self.job_id_in_use if self.job_id_in_use is not None else self.given_id()
+        if owner is None:
+            return None
+        try:
+            return dict(self.get_instance(owner, self.job_instance_id).to_dict())
+        except SchedulerXError as error:
+            self.log.warning("Could not read instance %d for OpenLineage: %s", self.job_instance_id, error)
+            return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow_provider_schedulerx.utils.openlineage import operator_lineage
+
+        return operator_lineage(self, task_instance, failed=False)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        from airflow_provider_schedulerx.utils.openlineage import operator_lineage
+
+        return operator_lineage(self, task_instance, failed=True)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
         from airflow_provider_schedulerx.utils.task_state import forget_after_success

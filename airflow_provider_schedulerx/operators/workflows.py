@@ -53,6 +53,7 @@ class SchedulerXExecuteWorkflowOperator(SchedulerXExecuteJobOperator):
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status checks.
     :param timeout: seconds to wait before stopping the instance and failing the try.
+    :param openlineage_inject_parent_job_info: as on :class:`SchedulerXExecuteJobOperator`.
     """
 
     noun = "workflow"
@@ -147,7 +148,15 @@ class SchedulerXExecuteWorkflowOperator(SchedulerXExecuteJobOperator):
         return SchedulerXWorkflowInstanceTrigger
 
     def _start(self, request: Request) -> int:
-        return self.workflows.start(request.job_id, instance_parameters=request.parameters)
+        from airflow_provider_schedulerx.rpc.workflows import MAX_WORKFLOW_PARAMETERS_BYTES
+
+        parameters = self.sent_parameters(request.parameters, MAX_WORKFLOW_PARAMETERS_BYTES)
+        return self.workflows.start(request.job_id, instance_parameters=parameters)
+
+    def console_url(self, owner_id: int | None, instance_id: int | None) -> str:
+        return self.hook.workflow_console_url(
+            int(owner_id or 0), instance_id, namespace=self.namespace, group_id=self.group_id
+        )
 
     def get_instance(self, owner_id: int, instance_id: int) -> WorkflowInstance:
         return self.hook.get_workflow_instance(owner_id, instance_id)

@@ -70,6 +70,10 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
         """One poll: the instance as it stands, or ``None`` while there is none."""
 
     @abstractmethod
+    def linked(self, context: Any) -> tuple[int, int | None]:
+        """What the console link opens: the job (or workflow) and the instance, if known."""
+
+    @abstractmethod
     def defer_wait(self, context: Any, deadline: float | None, failed_polls: int) -> NoReturn:
         """Hand the wait to the sensor's trigger."""
 
@@ -149,7 +153,7 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
     # -- deferred ---------------------------------------------------------------------
 
     def execute(self, context: Any) -> Any:
-        self.push_console_url(context)
+        self.push_console_url(context, *self.linked(context))
         if not self.deferrable:
             return super().execute(context)
         done = self.poke(context)
@@ -239,6 +243,9 @@ class SchedulerXJobInstanceSensor(WaitingSensor):
         self.check_scope()
         instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
         return self.resolve_job(context), instance_id
+
+    def linked(self, context: Any) -> tuple[int, int | None]:
+        return self._ids(context)
 
     def look(self, context: Any) -> JobInstance | None:
         job_id, instance_id = self._ids(context)
@@ -352,6 +359,11 @@ class SchedulerXJobSensor(WaitingSensor):
         if self._search is None or (self._search.job_id, self._search.window) != (job_id, window):
             self._search = WindowSearch(job_id, window)
         return self._search
+
+    def linked(self, context: Any) -> tuple[int, int | None]:
+        """The job's instances: which of them is the window's is not known yet."""
+        self.check_scope()
+        return self.resolve_job(context), None
 
     def look(self, context: Any) -> JobInstance | None:
         search = self._search_of(context)

@@ -46,6 +46,14 @@ class SchedulerXWorkflowInstanceSensor(WaitingSensor):
             self.workflow_instance_id, "workflow_instance_id"
         )
 
+    def linked(self, context: Any) -> tuple[int, int | None]:
+        return self._ids()
+
+    def console_url(self, owner_id: int | None, instance_id: int | None) -> str:
+        return self.hook.workflow_console_url(
+            int(owner_id or 0), instance_id, namespace=self.namespace, group_id=self.group_id
+        )
+
     def look(self, context: Any) -> Any:
         instance = self.hook.get_workflow_instance(*self._ids())
         self._nodes.update(instance)

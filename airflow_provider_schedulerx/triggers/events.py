@@ -32,6 +32,7 @@ except ImportError:  # Airflow 2: no asset watchers; the class still imports
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
+    from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
     from airflow_provider_schedulerx.models import JobInstance
 
 __all__ = ["LOOKBACK_SECONDS", "SchedulerXJobEventTrigger"]
@@ -189,7 +190,7 @@ class _Watch:
         self.passed: dict[int, int] = {}  # instance id: schedule time (ms)
         self.failures = 0
         self._client: AsyncSchedulerXClient | None = None
-        self.console_url = ""
+        self.hook: SchedulerXHook | None = None
 
     def next_wait(self) -> float:
         if not self.failures:
@@ -250,9 +251,14 @@ class _Watch:
             if self.job_id is None:
                 self.job_id = await client.find_job(str(trigger.job_name))
                 trigger.log.info("Watching SchedulerX job %r, job %d", trigger.job_name, self.job_id)
-            self.console_url = hook.instance_console_url(trigger.namespace)
+            self.hook = hook
             self._client = client
         return self._client
+
+    def _hook(self) -> SchedulerXHook:
+        if self.hook is None:
+            raise RuntimeError("the watch has not connected yet")
+        return self.hook
 
     def _payload(self, instance: JobInstance) -> dict[str, Any]:
         from airflow_provider_schedulerx.utils.tasks import redacted
@@ -268,7 +274,9 @@ class _Watch:
                 "schedule_time": iso(instance.schedule_time),
                 "data_time": iso(instance.data_time),
                 "result": instance.result,
-                "console_url": self.console_url,
+                "console_url": self._hook().job_console_url(
+                    instance.job_id or self.job_id, instance.instance_id, namespace=self.trigger.namespace
+                ),
                 "status_code": int(instance.status),
                 "end_time": (_millis(instance.end_time) or int(time.time() * 1000)) / 1000,
             }

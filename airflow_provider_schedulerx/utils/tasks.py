@@ -213,8 +213,16 @@ class SchedulerXTaskMixin:
     def push(self, context: Any, key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=redacted(value))
 
-    def push_console_url(self, context: Any) -> None:
-        self.push(context, CONSOLE_URL_XCOM_KEY, self.hook.instance_console_url(self.namespace))
+    def console_url(self, owner_id: int | None, instance_id: int | None) -> str:
+        """The console page of the task's instance (of its job while there is none)."""
+        return self.hook.job_console_url(
+            owner_id, instance_id, namespace=self.namespace, group_id=self.group_id
+        )
+
+    def push_console_url(self, context: Any, owner_id: int | None, instance_id: int | None = None) -> None:
+        """The link's URL, to XCom at once: the "SchedulerX Console" link reads it there
+        while the task still runs."""
+        self.push(context, CONSOLE_URL_XCOM_KEY, self.console_url(owner_id, instance_id))
 
     def log_tail(self, job_id: int, instance_id: int, lines: int | None = None) -> list[str]:
         tail = (

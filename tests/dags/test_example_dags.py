@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from airflow_provider_schedulerx.emulator import JobSpec
+from airflow_provider_schedulerx.links.schedulerx import SchedulerXJobInstanceLink
 from airflow_provider_schedulerx.models import InstanceStatus
 from airflow_provider_schedulerx.utils.lifecycle import STATE_KEY
 from airflow_provider_schedulerx.utils.task_state import VariableTaskStateStore
@@ -121,13 +123,21 @@ def test_execute_job_success_returns_the_instance(run_dag, schedulerx_connection
     assert result["status"] == InstanceStatus.SUCCESS and result["result"] == "42 rows loaded"
     instance_id = xcom(dag_run, "run_job", "job_instance_id")
     assert instance_id == result["instance_id"] == the_instance(schedulerx_connection, 101).instance_id
-    assert "InstanceList?namespace=demo-namespace" in xcom(dag_run, "run_job", "console_url")
+    link = urlsplit(xcom(dag_run, "run_job", "console_url"))
+    assert link.path.endswith("/InstanceList")
+    assert parse_qs(link.query) == {
+        "namespace": ["demo-namespace"],
+        "groupId": ["demo.defaultGroup"],
+        "jobId": ["101"],
+        "instanceId": [str(instance_id)],
+        "source": ["schedulerx"],
+    }
     assert "airflow_run_id=" in the_instance(schedulerx_connection, 101).parameters
     assert schedulerx_connection.stats.executions[101] == 1
-    # Airflow 3's worker stores the extra link when the task ends; Airflow 2's webserver
-    # asks the link for it.
-    stored_link = xcom(dag_run, "run_job", "_link_SchedulerXJobInstanceLink")
-    assert stored_link == (None if AIRFLOW_2 else xcom(dag_run, "run_job", "console_url"))
+    # The link is read from the XCom the task pushed as soon as the instance started (on
+    # Airflow 3 by its key, on Airflow 2 by asking the link): no second copy at the end.
+    assert SchedulerXJobInstanceLink().xcom_key == "console_url"
+    assert xcom(dag_run, "run_job", "_link_SchedulerXJobInstanceLink") is None
 
 
 def test_execute_job_failure_fails_the_task_with_the_result(run_dag, schedulerx_connection, capfd):

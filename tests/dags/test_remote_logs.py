@@ -80,6 +80,10 @@ def test_each_line_once_in_order_before_the_task_ends(airflow_db, schedulerx_con
     assert sum(position < summary for position in positions) >= len(LINES) // 2
     calls = schedulerx_connection.stats.calls
     assert calls["GetLog"] <= calls["GetJobInstance"] + 2
+    # The service's times, next to Airflow's UTC stamps, carry their offset.
+    service_times = re.findall(r"(?:started|ended) (\S+?)(?:,|$)", output, re.MULTILINE)
+    assert service_times
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d", t) for t in service_times)
 
 
 @pytest.mark.parametrize("mode", ["operator polling", "operator deferred"])

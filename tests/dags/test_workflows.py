@@ -71,6 +71,10 @@ def test_the_example_on_a_workflow_that_succeeds(workflows, capfd, deferrable):
     assert finished["status_name"] == "success" and len(finished["nodes"]) == 4
     assert {node["status_name"] for node in finished["nodes"]} == {"success"}
     assert xcom(dag_run, "run_workflow", "workflow_instance_id") == finished["instance_id"]
+    assert xcom(dag_run, "run_workflow", "console_url").endswith(
+        f"/WorkflowInstanceList?namespace={NAMESPACE}&groupId={GROUP_ID}"
+        f"&workflowId={SUCCEEDS}&wfInstanceId={finished['instance_id']}&source=schedulerx"
+    )
     assert "12840 rows loaded into dw.orders" in " ".join(xcom(dag_run, "publish"))
     output = printed(capfd)
     (load,) = [node for node in finished["nodes"] if node["job_id"] == 123]

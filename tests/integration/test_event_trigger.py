@@ -104,7 +104,10 @@ async def test_one_event_per_finished_instance(schedulerx_connection, session_cl
         "console_url",
     }
     assert event["job_id"] == 901 and event["status"] == "success"
-    assert "InstanceList?namespace=demo-namespace" in event["console_url"]
+    assert event["console_url"].endswith(
+        "/InstanceList?namespace=demo-namespace&groupId=demo.defaultGroup"
+        f"&jobId=901&instanceId={event['job_instance_id']}&source=schedulerx"
+    )
     assert emulator.stats.executions.get(901, 0) == 0
 
 
