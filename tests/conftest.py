@@ -35,6 +35,14 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 # Airflow 3.0 logs a task's failure as a rich traceback, wrapped at the console's width:
 # wide enough that the messages the tests look for stay on one line.
 os.environ["COLUMNS"] = "400"
+# OpenLineage (where its provider is installed) for the DAGs that enable it, its events into
+# a file, emitted in a thread rather than a forked process.
+OPENLINEAGE_EVENTS = _AIRFLOW_HOME / "openlineage.jsonl"
+os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+    {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True}
+)
+os.environ["AIRFLOW__OPENLINEAGE__SELECTIVE_ENABLE"] = "True"
+os.environ["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] = "True"
 # One Fernet key for this process and the Airflow servers it starts, so that a secret one of
 # them encrypts into the database the others can read.
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
