@@ -47,7 +47,7 @@ NEWEST_ONLY := $(if $(filter $(NEWEST_AIRFLOW),$(AIRFLOW_VERSION)),,-m "not brow
 pytest: install
 	$(BIN)/python -m pytest $(NEWEST_ONLY) $(PYTEST_ARGS)
 
-test: lint pytest
+test: lint docs pytest
 
 # The suite on the older versions of the matrix; fails if it failed on any of them.
 test-older:

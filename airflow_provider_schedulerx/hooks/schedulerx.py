@@ -55,7 +55,7 @@ class SchedulerXHook(BaseHook):
 
     The connection's login and password are the AccessKey ID and Secret; its extras set the
     region, default namespace and group, STS token or RAM role, and transport settings (see
-    the provider's README). With no AccessKey, the ``ALIBABA_CLOUD_*`` environment variables
+    docs/connection.rst). With no AccessKey, the ``ALIBABA_CLOUD_*`` environment variables
     or RRSA/OIDC are used, as in Alibaba's own credential chain. Each API method is the
     client's (:class:`~airflow_provider_schedulerx.client.SchedulerXClient`), with its
     signature.

@@ -36,7 +36,7 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     status (or in a final status in neither list) fails the try with its ``Result`` and log
     tail, retryably: ``retries=`` starts a new instance.
 
-    The lifecycle (the README's table): an automatic retry follows the earlier try's instance
+    The lifecycle (docs/lifecycle.rst): an automatic retry follows the earlier try's instance
     while it runs (or takes its success) if it is the same request; a clear stops the cleared
     try's instance if it still runs and starts a new one; the deadline (``timeout``,
     ``execution_timeout``, or Airflow's own deferral timeout) stops the instance and fails the
