@@ -1,7 +1,8 @@
 """A local, offline SchedulerX OpenAPI server (with STS) for demos, tests and benchmarks.
 
 It checks V3 and V1 signatures, timestamps and nonces like Alibaba Cloud's gateway, keeps
-jobs and job instances whose status follows the clock, and can inject faults::
+jobs and job instances whose status follows the clock, throttles calls beyond a rate per
+AccessKey (``rate_limit``) and can inject faults::
 
     from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 
@@ -12,7 +13,7 @@ Command line: ``python -m airflow_provider_schedulerx.emulator --port 8866``.
 """
 
 from airflow_provider_schedulerx.emulator.faults import FAULT_KINDS, FaultRule, Faults
-from airflow_provider_schedulerx.emulator.gateway import EmulatorStats
+from airflow_provider_schedulerx.emulator.flow_control import FlowControl
 from airflow_provider_schedulerx.emulator.identities import DEFAULT_OIDC_PROVIDER_ARN
 from airflow_provider_schedulerx.emulator.lifecycle import InstanceState
 from airflow_provider_schedulerx.emulator.server import (
@@ -24,6 +25,7 @@ from airflow_provider_schedulerx.emulator.server import (
     Emulator,
 )
 from airflow_provider_schedulerx.emulator.specs import JobSpec, NamespaceSpec
+from airflow_provider_schedulerx.emulator.stats import EmulatorStats
 from airflow_provider_schedulerx.emulator.workflows import WorkflowSpec
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "EmulatorStats",
     "FaultRule",
     "Faults",
+    "FlowControl",
     "InstanceState",
     "JobSpec",
     "NamespaceSpec",

@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"finished instances to keep; older ones are forgotten (default {DEFAULT_KEEP_INSTANCES})",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        help="flow control: answer HTTP 400 Throttling.User, without running the action, to "
+        "SchedulerX calls beyond N per second per AccessKey (a token bucket: bursts of up to N); "
+        "default: no limit",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         help="log level of the request log (default INFO)",
@@ -201,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             oidc_tokens=oidc_tokens,
             idle_timeout=args.idle_timeout,
             keep_instances=args.keep_instances,
+            rate_limit=args.rate_limit,
         )
         configure_faults(emulator, args)
     except (OSError, ValueError) as exc:

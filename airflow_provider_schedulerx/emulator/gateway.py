@@ -10,7 +10,6 @@ import socket
 import struct
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,8 +25,10 @@ from airflow_provider_schedulerx.emulator.actions import (
 from airflow_provider_schedulerx.emulator.auth import Authenticator, SignedRequest
 from airflow_provider_schedulerx.emulator.errors import ServiceError
 from airflow_provider_schedulerx.emulator.faults import FaultRule, Faults
-from airflow_provider_schedulerx.emulator.identities import OidcRegistry
+from airflow_provider_schedulerx.emulator.flow_control import FlowControl
+from airflow_provider_schedulerx.emulator.identities import Credential, OidcRegistry
 from airflow_provider_schedulerx.emulator.params import CallContext, Params
+from airflow_provider_schedulerx.emulator.stats import EmulatorStats
 from airflow_provider_schedulerx.emulator.store import EmulatorState
 from airflow_provider_schedulerx.emulator.sts import STS_ACTIONS, STS_VERSION, UNSIGNED_ACTIONS
 from airflow_provider_schedulerx.emulator.views import Views
@@ -38,33 +39,8 @@ logger = logging.getLogger("airflow_provider_schedulerx.emulator")
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 OK = "OK"
-
-
-class EmulatorStats:
-    """What the emulator has served, for tests and benchmarks.
-
-    ``calls``: requests by action; ``responses``: replies by ``(action, code)`` where code
-    is ``"OK"``, a gateway error code, or a business error's integer code as a string;
-    ``faults``: injected faults by kind; ``executions``: instances ExecuteJob created, by
-    job id.
-    """
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.responses: Counter[tuple[str, str]] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.executions: Counter[int] = Counter()
-
-    def reset(self) -> None:
-        """Zero every counter."""
-        for counter in (self.calls, self.responses, self.faults, self.executions):
-            counter.clear()
-
-    def __repr__(self) -> str:
-        return (
-            f"EmulatorStats(calls={dict(self.calls)}, responses={dict(self.responses)}, "
-            f"faults={dict(self.faults)}, executions={dict(self.executions)})"
-        )
+THROTTLING_CODE = "Throttling.User"
+THROTTLING_MESSAGE = "Request was denied due to user flow control."
 
 
 class _Reply:
@@ -149,6 +125,7 @@ class Gateway:
         faults: Faults,
         stats: EmulatorStats,
         region_id: str,
+        flow_control: FlowControl | None = None,
     ) -> None:
         self.state = state
         self.views = views
@@ -157,6 +134,7 @@ class Gateway:
         self.faults = faults
         self.stats = stats
         self.region_id = region_id
+        self.flow_control = flow_control if flow_control is not None else FlowControl()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -256,6 +234,10 @@ class Gateway:
             if action not in UNSIGNED_ACTIONS:
                 credential = self.authenticator.verify(signed)
             authenticated = True
+            if self.flow_control and self._over_limit(action, credential):
+                refused = error(THROTTLING_CODE, THROTTLING_MESSAGE, 400)
+                refused.authenticated = refused.faulted = True
+                return refused
             if self.faults:
                 spoiled = self._pre_action_fault(action, error, _job_of(params))
                 if spoiled is not None:
@@ -292,6 +274,16 @@ class Gateway:
             body["Data"] = data
         return _Reply(200, body, OK, authenticated)
 
+    def _over_limit(self, action: str, credential: Credential | None) -> bool:
+        """Whether flow control refuses this call (SchedulerX actions only, by AccessKey)."""
+        if credential is None or action in STS_ACTIONS:
+            return False
+        if self.flow_control.admit(credential.access_key_id):
+            return False
+        self.stats.throttled[action] += 1
+        self.stats.throttled_by_key[credential.access_key_id] += 1
+        return True
+
     def _pre_action_fault(
         self,
         action: str,
@@ -300,7 +292,7 @@ class Gateway:
     ) -> _Reply | None:
         rule = self._fault(fault_kinds.THROTTLE, action, job)
         if rule is not None:
-            reply = error("Throttling.User", "Request was denied due to user flow control.", 400)
+            reply = error(THROTTLING_CODE, THROTTLING_MESSAGE, 400)
             if rule.delay > 0:
                 reply.headers["x-acs-retry-after"] = str(max(1, int(rule.delay * 1000)))
             return reply

@@ -20,13 +20,15 @@ from airflow_provider_schedulerx.config import (
 )
 from airflow_provider_schedulerx.emulator.auth import Authenticator
 from airflow_provider_schedulerx.emulator.faults import Faults
-from airflow_provider_schedulerx.emulator.gateway import EmulatorStats, Gateway, build_app, logger
+from airflow_provider_schedulerx.emulator.flow_control import FlowControl
+from airflow_provider_schedulerx.emulator.gateway import Gateway, build_app, logger
 from airflow_provider_schedulerx.emulator.identities import (
     DEFAULT_OIDC_PROVIDER_ARN,
     CredentialStore,
     OidcRegistry,
 )
 from airflow_provider_schedulerx.emulator.specs import JobSpec, load_jobs_file
+from airflow_provider_schedulerx.emulator.stats import EmulatorStats
 from airflow_provider_schedulerx.emulator.store import DEFAULT_KEEP_INSTANCES, EmulatorState, InstanceState
 from airflow_provider_schedulerx.emulator.views import Views
 from airflow_provider_schedulerx.emulator.workflows import WorkflowSpec
@@ -96,6 +98,17 @@ class Emulator:
     :param keep_instances: finished instances kept; the oldest beyond it are forgotten.
     :param one_start_per_second: refuse a second ExecuteJob of one job within one second, as
         the service does.
+    :param rate_limit: flow control: at most this many SchedulerX calls per second per
+        AccessKey id, the excess answered HTTP 400 ``Throttling.User`` ("Request was denied
+        due to user flow control."), with no ``x-acs-retry-after`` header, without running
+        the action; ``None`` (the default) for no limit. A token bucket per AccessKey id:
+        capacity ``rate_limit`` (at least 1, the largest burst), refilled at ``rate_limit``
+        per second of real time, starting full; a refused call takes no token. Only
+        SchedulerX actions count: STS (AssumeRole, AssumeRoleWithOIDC) is another service with
+        quotas of its own. STS credentials the emulator issued each have a bucket of their own
+        id. Refusals count in ``stats.throttled`` (by action) and ``stats.throttled_by_key``.
+        Change it on a running emulator with ``emu.rate_limit = 50`` (``None`` lifts it);
+        every bucket then starts full again. Command line: ``--rate-limit N``.
 
     Listening beyond loopback with the demo AccessKey logs a warning: anyone who can reach
     the port could then call it.
@@ -124,6 +137,7 @@ class Emulator:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         keep_instances: int = DEFAULT_KEEP_INSTANCES,
         one_start_per_second: bool = True,
+        rate_limit: float | None = None,
     ) -> None:
         self.access_key_id = access_key_id
         self.idle_timeout = validate_seconds(idle_timeout, "idle_timeout")
@@ -145,6 +159,7 @@ class Emulator:
         self.oidc = OidcRegistry(oidc_provider_arn, oidc_tokens)
         self.faults = Faults(seed)
         self.stats = EmulatorStats()
+        self.flow_control = FlowControl(rate_limit)
         if jobs_file is not None:
             namespaces, file_jobs, file_workflows = load_jobs_file(jobs_file)
             for ns in namespaces:
@@ -164,6 +179,7 @@ class Emulator:
             self.faults,
             self.stats,
             region_id,
+            self.flow_control,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +266,19 @@ class Emulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @property
+    def rate_limit(self) -> float | None:
+        """SchedulerX calls per second per AccessKey id beyond which calls are throttled;
+        ``None`` for no limit. Settable while running (see ``rate_limit`` above).
+
+        :raises ValueError: setting anything but ``None`` or a positive finite number.
+        """
+        return self.flow_control.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: float | None) -> None:
+        self.flow_control.rate_limit = value
 
     @property
     def running(self) -> bool:
