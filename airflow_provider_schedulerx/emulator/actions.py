@@ -14,9 +14,13 @@ from airflow_provider_schedulerx.config import MAX_LOG_LINES
 from airflow_provider_schedulerx.emulator.errors import ServiceError
 from airflow_provider_schedulerx.emulator.params import CallContext, Handler, Params
 
-__all__ = ["SCHEDULERX_ACTIONS", "SCHEDULERX_VERSION", "UNIMPLEMENTED_ACTIONS"]
+__all__ = ["MAX_PAGE_SIZE", "SCHEDULERX_ACTIONS", "SCHEDULERX_VERSION", "UNIMPLEMENTED_ACTIONS"]
 
 SCHEDULERX_VERSION = "2019-04-30"
+#: The largest ``PageSize`` of the paged lists (GetJobInstanceList, ListJobs, ListWorkFlows):
+#: the service publishes no maximum and its SDK's examples ask for at most this, so a client
+#: that asks for more is refused here rather than trusted to the service.
+MAX_PAGE_SIZE = 100
 
 
 def _group(ctx: CallContext, p: Params) -> tuple[str, str]:
@@ -48,6 +52,11 @@ def _page(p: Params, default_size: int | None) -> tuple[int, int | None]:
     size = p.long("PageSize") or default_size
     if number < 1 or (size is not None and size < 1):
         raise ServiceError("InvalidParameter", "PageNum and PageSize must be positive.")
+    if size is not None and size > MAX_PAGE_SIZE:
+        raise ServiceError(
+            "InvalidParameter",
+            f"PageSize must be at most {MAX_PAGE_SIZE}, got {size}.",
+        )
     return number, size
 
 

@@ -1,5 +1,5 @@
 """Flow control (``rate_limit``, ``--rate-limit``): calls beyond N a second per AccessKey are
-answered ``Throttling.User`` and not run.
+answered ``Throttling.User`` and not run; and the largest page of the paged lists.
 
 The timings are loose on purpose: a burst's bound is computed from how long it really took,
 and a recovery waits more than a full refill.
@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_schedulerx.emulator import DEFAULT_GROUP_ID, DEFAULT_NAMESPACE, Emulator, FlowControl
+from airflow_provider_schedulerx.emulator.actions import MAX_PAGE_SIZE
 from airflow_provider_schedulerx.emulator.cli import build_parser
 from airflow_provider_schedulerx.exceptions import SchedulerXConfigError, SchedulerXThrottledError
+from airflow_provider_schedulerx.rpc import actions as rpc_actions
 from tests.conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, GROUP_ID, NAMESPACE, make_client
 from tests.emulator.conftest import AK, SK
 
@@ -286,3 +288,20 @@ def test_the_command_line_throttles(make_raw):
     assert codes[0] == (200, "OK")
     assert THROTTLED in codes
     assert "GetJobInfo ak=emulator-ak status=400 code=Throttling.User" in stderr
+
+
+# -- the largest page ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["GetJobInstanceList", "ListJobs", "ListWorkFlows"])
+def test_a_page_over_100_is_refused(raw, action):
+    too_big = raw.call(action, {**JOB, "PageSize": MAX_PAGE_SIZE + 1})
+    assert outcome(too_big) == (400, "InvalidParameter")
+    assert too_big.json()["Message"] == "PageSize must be at most 100, got 101."
+    assert outcome(raw.call(action, {**JOB, "PageSize": MAX_PAGE_SIZE})) == (200, "OK")
+
+
+def test_the_provider_never_asks_for_more_than_the_emulator_allows(emulator):
+    assert rpc_actions.MAX_PAGE_SIZE <= MAX_PAGE_SIZE == 100
+    with pytest.raises(SchedulerXConfigError, match="page_size"):
+        rpc_actions.job_instance_page(201, page_size=MAX_PAGE_SIZE + 1)
