@@ -23,14 +23,17 @@ def _literal(value: Any) -> str:
 
 
 def _accepted(field: Any) -> str:
+    """What the extra accepts, as a sentence (empty when anything of its type goes)."""
     if field.choices:
         values = ", ".join(_literal(choice) for choice in field.choices)
-        return f"suggested: {values}; others are used with a warning" if field.open_choices else values
+        if field.open_choices:
+            return f"Suggested: {values}; others are used with a warning."
+        return f"One of {values}."
     if field.within is not None:
         low, high = field.within
-        return f"{low:g} to {high:g}"
+        return f"From {low:g} to {high:g}."
     if field.examples:
-        return "e.g. " + ", ".join(_literal(example) for example in field.examples)
+        return "For example " + ", ".join(_literal(example) for example in field.examples) + "."
     return ""
 
 
@@ -56,12 +59,13 @@ class ConnectionExtras(SphinxDirective):
         rows = []
         for field in EXTRA_FIELDS:
             kind = field.type + (", sensitive" if field.sensitive else "")
-            where = field.label if field.in_form else f"{field.label} (extra JSON only)"
-            default = _literal(field.default)
-            rows.append([_literal(field.name), kind, default, _accepted(field), where, field.description])
-        table = _list_table(
-            ["extra", "type", "default", "accepted", "form field", "meaning"], rows, "14 8 10 22 16 30"
-        )
+            where = (
+                f"form field *{field.label}*" if field.in_form else f"*{field.label}*, in the extra JSON only"
+            )
+            default = f"Default {_literal(field.default)}." if field.default is not None else ""
+            parts = (field.description, default, _accepted(field), f"({where})")
+            rows.append([f"{_literal(field.name)} ({kind})", " ".join(part for part in parts if part)])
+        table = _list_table(["extra", "meaning"], rows, "30 70")
         return self.parse_text_to_nodes(table)
 
 
@@ -95,7 +99,7 @@ class EmulatorFaults(SphinxDirective):
         for kind, meaning in FAULT_KINDS.items():
             flag = kind.replace("_", "-")
             rows.append([_literal(kind), f"``--{flag}-rate P``, ``--{flag}-count N``", meaning])
-        table = _list_table(["kind", "flags", "what the request gets"], rows, "15 35 50")
+        table = _list_table(["kind", "flags", "what the request gets"], rows, "auto")
         return self.parse_text_to_nodes(table)
 
 
