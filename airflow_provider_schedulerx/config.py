@@ -81,6 +81,9 @@ CONNECT_TIMEOUT_RANGE = (0.1, 120.0)
 RETRY_DEADLINE_RANGE = (0.1, 3600.0)
 BACKOFF_RANGE = (0.0, 600.0)
 MAX_RETRIES_RANGE = (0, 20)
+#: Calls a second a process sends with one AccessKey, at the most (0: no limit).
+MAX_CALLS_PER_SECOND_RANGE = (0.0, 10_000.0)
+DEFAULT_MAX_CALLS_PER_SECOND = 20.0
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -242,6 +245,9 @@ class ClientConfig:
     :param backoff: first retry delay in seconds; doubles per retry, with jitter.
     :param backoff_max: the longest single retry delay.
     :param verify_ssl: verify TLS certificates.
+    :param max_calls_per_second: calls a second that the clients of the process send to the
+        endpoint with one AccessKey, at the most (0: no limit); see
+        :mod:`~airflow_provider_schedulerx.rpc.budget`.
     """
 
     region_id: str = DEFAULT_REGION
@@ -255,6 +261,7 @@ class ClientConfig:
     backoff: float = 0.5
     backoff_max: float = 20.0
     verify_ssl: bool = True
+    max_calls_per_second: float = DEFAULT_MAX_CALLS_PER_SECOND
     user_agent: str = field(default=USER_AGENT)
 
     def __post_init__(self) -> None:
@@ -281,6 +288,18 @@ class ClientConfig:
                 name,
                 validate_seconds(getattr(self, name), name, minimum=low, maximum=high, allow_minimum=True),
             )
+        rate, (low, high) = self.max_calls_per_second, MAX_CALLS_PER_SECOND_RANGE
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float))
+            or not math.isfinite(rate)
+            or not low <= rate <= high
+        ):
+            raise SchedulerXConfigError(
+                f"max_calls_per_second: expected a number of calls a second from 0 (no limit) to "
+                f"{high:g}, got {shown(rate)}"
+            )
+        set_(self, "max_calls_per_second", float(rate))
         for name in ("backoff", "backoff_max"):
             low, high = BACKOFF_RANGE
             set_(

@@ -20,7 +20,7 @@ def provider_sync_client(url: str, signature_version: str = "v3") -> Any:
 
     return SchedulerXClient(
         StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
-        ClientConfig(endpoint=url, signature_version=signature_version),
+        ClientConfig(endpoint=url, signature_version=signature_version, max_calls_per_second=0),
         namespace=NAMESPACE,
         group_id=GROUP_ID,
     )

@@ -176,7 +176,12 @@ def _connection_json(url: str) -> str:
             "login": ACCESS_KEY_ID,
             "password": ACCESS_KEY_SECRET,
             "host": url,
-            "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "region_id": REGION_ID},
+            "extra": {
+                "namespace": NAMESPACE,
+                "group_id": GROUP_ID,
+                "region_id": REGION_ID,
+                "max_calls_per_second": 0,
+            },
         }
     )
 

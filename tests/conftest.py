@@ -123,7 +123,14 @@ def make_async_client(emu: Emulator, **config: object) -> AsyncSchedulerXClient:
 
 
 def _client(client_class: type[ClientT], emu: Emulator, config: dict[str, object]) -> ClientT:
-    settings = {"endpoint": emu.url, "backoff": 0.01, "backoff_max": 0.05, **config}
+    # No call budget unless a test sets one: the tests that burst calls measure other things.
+    settings = {
+        "endpoint": emu.url,
+        "backoff": 0.01,
+        "backoff_max": 0.05,
+        "max_calls_per_second": 0,
+        **config,
+    }
     return client_class(
         StaticCredentialsProvider(ACCESS_KEY_ID, ACCESS_KEY_SECRET),
         ClientConfig(**settings),  # type: ignore[arg-type]
@@ -145,7 +152,13 @@ def connection_json(emu: Emulator, **extra: object) -> str:
             "login": ACCESS_KEY_ID,
             "password": ACCESS_KEY_SECRET,
             "host": emu.url,
-            "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "region_id": "cn-hangzhou", **extra},
+            "extra": {
+                "namespace": NAMESPACE,
+                "group_id": GROUP_ID,
+                "region_id": "cn-hangzhou",
+                "max_calls_per_second": 0,
+                **extra,
+            },
         }
     )
 

@@ -139,6 +139,8 @@ class ConnectionSettings:
     """Everything the hook and trigger need from a SchedulerX connection. ``repr`` shows no
     secret.
 
+    :param poll_batching: a triggerer polls the instances of one job its triggers wait on
+        together (:mod:`~airflow_provider_schedulerx.triggers.job_batches`).
     :param warnings: what was used as given but may be a mistake (an unknown extra, an
         unknown region).
     """
@@ -158,6 +160,7 @@ class ConnectionSettings:
     duration_seconds: int
     policy: str | None
     sts_endpoint: str | None
+    poll_batching: bool = True
     warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
@@ -205,6 +208,7 @@ class ConnectionSettings:
                 "backoff",
                 "max_retries",
                 "verify_ssl",
+                "max_calls_per_second",
             )
             if values.get(name) is not None
         }
@@ -246,6 +250,7 @@ class ConnectionSettings:
             duration_seconds=values.get("duration_seconds") or 3600,
             policy=values.get("policy"),
             sts_endpoint=_endpoint(sts_endpoint, None) if sts_endpoint else None,
+            poll_batching=values.get("poll_batching") is not False,
             warnings=tuple(warnings),
         )
 

@@ -14,9 +14,11 @@ from typing import Any
 from airflow_provider_schedulerx.config import (
     BACKOFF_RANGE,
     CONNECT_TIMEOUT_RANGE,
+    DEFAULT_MAX_CALLS_PER_SECOND,
     DEFAULT_REGION,
     DEFAULT_TIMEZONE,
     KNOWN_REGIONS,
+    MAX_CALLS_PER_SECOND_RANGE,
     MAX_RETRIES_RANGE,
     RETRY_DEADLINE_RANGE,
     TIMEOUT_RANGE,
@@ -207,7 +209,24 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
                 RETRY_DEADLINE_RANGE,
             ),
             ("backoff", "First retry delay (s)", "Doubling per retry, with jitter.", 0.5, BACKOFF_RANGE),
+            (
+                "max_calls_per_second",
+                "Max calls per second",
+                "Calls a second each Airflow process sends with this AccessKey, at the most; "
+                "0 for no limit. Polls wait, starts and stops go first.",
+                DEFAULT_MAX_CALLS_PER_SECOND,
+                MAX_CALLS_PER_SECOND_RANGE,
+            ),
         )
+    ),
+    ExtraField(
+        "poll_batching",
+        "Poll each job once for all its waiting tasks",
+        "A triggerer polls the instances of one job that its deferred tasks wait on with one "
+        "GetJobInstanceList a round; false: each instance with a GetJobInstance of its own.",
+        type="boolean",
+        default=True,
+        in_form=False,
     ),
     ExtraField(
         "policy",

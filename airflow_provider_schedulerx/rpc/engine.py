@@ -21,8 +21,10 @@ from airflow_provider_schedulerx.exceptions import (
     SchedulerXAuthError,
     SchedulerXConnectionError,
     SchedulerXError,
+    SchedulerXThrottledError,
 )
 from airflow_provider_schedulerx.rpc.aio import AsyncTransport
+from airflow_provider_schedulerx.rpc.budget import URGENT_ACTIONS, CallBudget, budget_for
 from airflow_provider_schedulerx.rpc.calls import ApiCall
 from airflow_provider_schedulerx.rpc.protocol import PreparedRequest, RequestTemplate, parse_reply
 from airflow_provider_schedulerx.rpc.retries import RetryPolicy, is_idempotent
@@ -109,6 +111,8 @@ class _Attempts:
     renewed_credentials: bool = False
     #: False while the credentials are obtained: a failure then left the service untouched.
     sending: bool = False
+    #: The call budget the attempts draw from, once the AccessKey is known.
+    budget: CallBudget | None = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -160,6 +164,13 @@ class _Engine:
             ends = min(ends, now + deadline - time.time())
         return _Attempts(ends)
 
+    def _budget(self, credentials: SigningKeys, state: _Attempts) -> CallBudget | None:
+        """The budget of the endpoint and AccessKey (``None`` when unlimited)."""
+        state.budget = budget_for(
+            self.config.endpoint, credentials.access_key_id, self.config.max_calls_per_second
+        )
+        return state.budget
+
     def _attempt_timeout(self, call: ApiCall[Any], state: _Attempts) -> float:
         left = state.ends - time.monotonic()
         if left <= 0:
@@ -189,6 +200,8 @@ class _Engine:
         """Seconds to wait before retrying ``call``; raises the final error instead when
         retrying is over. An expired STS token is renewed and retried once, at once."""
         self.stats.record_error(error)
+        if isinstance(error, SchedulerXThrottledError) and state.budget is not None:
+            state.budget.throttled()
         if (
             isinstance(error, SchedulerXAuthError)
             and (error.code or "").startswith("InvalidSecurityToken")
@@ -242,6 +255,8 @@ class SyncEngine(_Engine):
                     )
                 state.sending = False
                 credentials = self.credentials.get_credentials()
+                if budget := self._budget(credentials, state):
+                    budget.acquire_blocking(call.action in URGENT_ACTIONS)
                 state.sending = True
                 request = self._prepare(call, params, credentials)
                 reply = self.transport.send(
@@ -273,6 +288,8 @@ class AsyncEngine(_Engine):
             try:
                 state.sending = False
                 credentials = await self.credentials.get_credentials_async()
+                if budget := self._budget(credentials, state):
+                    await budget.acquire(call.action in URGENT_ACTIONS)
                 state.sending = True
                 request = self._prepare(call, params, credentials)
                 reply = await self.transport.send(
