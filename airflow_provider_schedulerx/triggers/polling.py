@@ -100,6 +100,11 @@ class PollingTrigger(BaseTrigger):
         self.log_lines_shown = int(log_lines_shown)
         self._follower: Any = None
         self._over = False
+        #: Whether the poller waits for the next poll itself (a job's rounds), so that the
+        #: wait does not sleep between polls.
+        self.paced = False
+        #: The connection's ``poll_batching``, once the client is made.
+        self.poll_batching = False
 
     # -- what a subclass says -------------------------------------------------------------
 
@@ -122,6 +127,9 @@ class PollingTrigger(BaseTrigger):
 
     def seen(self, instance: Any) -> None:
         """Hears of every instance polled that has not ended the wait."""
+
+    def done_polling(self) -> None:
+        """The wait is over, however it ended."""
 
     # -- serializing ----------------------------------------------------------------------
 
@@ -186,7 +194,9 @@ class PollingTrigger(BaseTrigger):
         from airflow_provider_schedulerx.hooks.schedulerx import SchedulerXHook
 
         hook = SchedulerXHook(self.schedulerx_conn_id, namespace=self.namespace, group_id=self.group_id)
-        return await hook.get_async_client()
+        client = await hook.get_async_client()
+        self.poll_batching = hook.settings.poll_batching
+        return client
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_schedulerx.rpc.aio import session_in_use
@@ -194,7 +204,10 @@ class PollingTrigger(BaseTrigger):
         # The session is let go of before the event is yielded: a loop made for this
         # trigger alone (dag.test) may never resume the generator after it.
         async with session_in_use():
-            event = await self._wait()
+            try:
+                event = await self._wait()
+            finally:
+                self.done_polling()
         self._over = True
         yield TriggerEvent(event)
 
@@ -244,6 +257,8 @@ class PollingTrigger(BaseTrigger):
                     # for an interval each would be promoted to the oldest GC generation, and
                     # lengthen every full collection of the triggerer.
                     del instance
+                if self.paced:
+                    continue
                 loop_time = loop.time()
                 due = poll_grid.next_poll_at(due, self.poll_interval, loop_time)
                 if self.deadline is not None and self.deadline - time.time() < due - loop_time:

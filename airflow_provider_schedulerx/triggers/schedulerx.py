@@ -5,6 +5,7 @@ defined in :mod:`~airflow_provider_schedulerx.triggers.events`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from airflow_provider_schedulerx.triggers.polling import PollingTrigger
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
     from airflow_provider_schedulerx.models import JobInstance
+    from airflow_provider_schedulerx.triggers.job_batches import JobBatch
 
 __all__ = [
     "SchedulerXJobEventTrigger",
@@ -117,6 +119,8 @@ class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
     ) -> None:
         super().__init__(job_id, stop_on_kill=stop_on_kill, **kwargs)
         self.job_instance_id = int(job_instance_id)
+        self._batch: JobBatch | None = None
+        self._last: Any = None
 
     def own_kwargs(self) -> dict[str, Any]:
         return {"job_instance_id": self.job_instance_id, "stop_on_kill": self.stop_on_kill}
@@ -131,9 +135,42 @@ class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
     def poller(self, client: AsyncSchedulerXClient) -> Callable[[], Awaitable[JobInstance | None]]:
         from airflow_provider_schedulerx.rpc import actions
 
-        return client.prepared(
+        own_poll = client.prepared(
             actions.get_job_instance(self.job_id, self.job_instance_id), deadline=self.deadline
         )
+        if not self.poll_batching:
+            return own_poll
+        return functools.partial(self._batched_poll, client, own_poll)
+
+    async def _batched_poll(
+        self, client: AsyncSchedulerXClient, own_poll: Callable[[], Awaitable[JobInstance]]
+    ) -> JobInstance:
+        """The first poll on its own; then the job's rounds
+        (:mod:`~airflow_provider_schedulerx.triggers.job_batches`)."""
+        from airflow_provider_schedulerx.triggers.job_batches import batch_of
+
+        if self._batch is None:
+            instance = await own_poll()
+            if instance.schedule_time is not None and not instance.is_finished:
+                self._batch = batch_of(self.schedulerx_conn_id, self.namespace, self.group_id, self.job_id)
+                schedule_ms = int(instance.schedule_time.timestamp() * 1000)
+                self._batch.join(self.job_instance_id, schedule_ms, self.poll_interval)
+                self.paced = True
+            self._last = instance
+            return instance
+        left = None if self.deadline is None else max(0.0, self.deadline - time.time())
+        try:
+            found = await asyncio.wait_for(self._batch.next_round(client), left)
+        except asyncio.TimeoutError:
+            return self._last  # the deadline has come: the wait says so
+        listed = found.get(self.job_instance_id)
+        self._last = listed if listed is not None and not listed.is_finished else await own_poll()
+        return self._last
+
+    def done_polling(self) -> None:
+        if self._batch is not None:
+            self._batch.leave(self.job_instance_id)
+            self._batch = None
 
     async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
         from airflow_provider_schedulerx.rpc import actions

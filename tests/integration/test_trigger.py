@@ -1,4 +1,5 @@
-"""The trigger's event sequences against the emulator, in a real event loop."""
+"""The trigger's event sequences against the emulator, in a real event loop: each polling
+the instance on its own and in the job's rounds (``poll_batching``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers.poll_grid import poll_grid
 from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 from tests.airflow_versions import import_string
-from tests.conftest import make_client
+from tests.conftest import connection_json, make_client
+
+
+@pytest.fixture(params=["batched", "per-instance"])
+def polling(request, schedulerx_connection, monkeypatch) -> str:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT",
+        connection_json(schedulerx_connection, backoff=0.01, poll_batching=request.param == "batched"),
+    )
+    return str(request.param)
 
 
 @pytest.fixture
@@ -37,18 +47,22 @@ async def events(trigger: SchedulerXJobInstanceTrigger, limit: float = 20.0) -> 
     return collected
 
 
-async def test_running_to_success(schedulerx_connection, session_cleanup):
+async def test_running_to_success(schedulerx_connection, polling, session_cleanup):
     instance_id = start(schedulerx_connection, 101)
     trigger = SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1)
     (event,) = await events(trigger)
     assert event["status"] == "success"
     assert event["instance"]["instance_id"] == instance_id
     assert event["instance"]["result"] == "42 rows loaded"
-    assert schedulerx_connection.stats.calls["GetJobInstance"] >= 3  # waiting, running, success
+    calls = schedulerx_connection.stats.calls
+    if polling == "batched":  # the first poll, the job's rounds, the final read
+        assert calls["GetJobInstance"] == 2 and calls["GetJobInstanceList"] >= 1
+    else:  # waiting, running, success
+        assert calls["GetJobInstance"] >= 3 and not calls["GetJobInstanceList"]
     assert poll_grid.polls_per_second() == 0, "a finished trigger still counts as polling"
 
 
-async def test_running_to_failed(schedulerx_connection, session_cleanup):
+async def test_running_to_failed(schedulerx_connection, polling, session_cleanup):
     instance_id = start(schedulerx_connection, 102)
     (event,) = await events(SchedulerXJobInstanceTrigger(102, instance_id, poll_interval=0.1))
     assert event["status"] == "failed"
@@ -56,7 +70,7 @@ async def test_running_to_failed(schedulerx_connection, session_cleanup):
     assert event["instance"]["status_name"] == "failed"
 
 
-async def test_a_burst_of_transient_errors_is_ridden_out(schedulerx_connection, session_cleanup):
+async def test_a_burst_of_transient_errors_is_ridden_out(schedulerx_connection, polling, session_cleanup):
     instance_id = start(schedulerx_connection, 101)
     schedulerx_connection.faults.set("throttle", count=4, actions=["GetJobInstance"])
     schedulerx_connection.faults.set("server_error", count=4, actions=["GetJobInstance"])
@@ -66,7 +80,9 @@ async def test_a_burst_of_transient_errors_is_ridden_out(schedulerx_connection, 
     assert sum(schedulerx_connection.stats.faults.values()) == 10
 
 
-async def test_a_permanent_error_ends_the_wait_at_once(schedulerx_connection, session_cleanup, monkeypatch):
+async def test_a_permanent_error_ends_the_wait_at_once(
+    schedulerx_connection, polling, session_cleanup, monkeypatch
+):
     instance_id = start(schedulerx_connection, 101)
     (event,) = await events(
         SchedulerXJobInstanceTrigger(101, instance_id, poll_interval=0.1, group_id="no.such.group")
@@ -74,7 +90,7 @@ async def test_a_permanent_error_ends_the_wait_at_once(schedulerx_connection, se
     assert event["status"] == "error" and "not exist" in event["message"]
 
 
-async def test_deadline(schedulerx_connection, session_cleanup):
+async def test_deadline(schedulerx_connection, polling, session_cleanup):
     instance_id = start(schedulerx_connection, 104)
     started = time.monotonic()
     (event,) = await events(
@@ -85,7 +101,7 @@ async def test_deadline(schedulerx_connection, session_cleanup):
     assert event["message"].endswith("did not finish before the deadline (last seen running)")
 
 
-async def test_on_kill_stops_an_instance_the_task_started(schedulerx_connection, session_cleanup):
+async def test_on_kill_stops_an_instance_the_task_started(schedulerx_connection, polling, session_cleanup):
     instance_id = start(schedulerx_connection, 104)
     await SchedulerXJobInstanceTrigger(104, instance_id).on_kill()  # a sensor's: left alone
     with make_client(schedulerx_connection) as client:
@@ -117,7 +133,8 @@ def test_serialize_round_trips_through_airflow():
     assert again.job_instance_id == 1000000000001
 
 
-async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, session_cleanup):
+@pytest.mark.parametrize("polling", ["per-instance"], indirect=True)
+async def test_polls_after_the_first_fall_on_the_grid(schedulerx_connection, polling, session_cleanup):
     """Two triggers started 30 ms apart poll first at once, then on the process's poll grid
     (a tenth of the 1 s interval, rounded down to a binary fraction: 1/16 s), never before
     the interval, and at most one tick apart; from then on, once a second."""
