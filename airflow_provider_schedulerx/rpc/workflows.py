@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_schedulerx.config import validate_id, validate_name
+from airflow_provider_schedulerx.config import validate_count, validate_id, validate_name
 from airflow_provider_schedulerx.exceptions import SchedulerXResponseError
 from airflow_provider_schedulerx.models import InstanceStatus, WorkflowInstance, WorkflowNode, WorkflowStatus
 from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, check_instance_parameters
@@ -189,8 +189,8 @@ def list_workflows(
     if given: one page of them."""
     params = {
         "WorkflowName": validate_name(workflow_name, "workflow_name", required=False),
-        "PageNum": validate_id(page, "page"),
-        "PageSize": validate_id(page_size, "page_size"),
+        "PageNum": validate_count(page, "page", minimum=1),
+        "PageSize": validate_count(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE),
     }
 
     def parse(reply: dict[str, Any], timezone: str) -> list[dict[str, Any]]:
