@@ -80,6 +80,18 @@ class Window:
         at = self.time_of(instance)
         return at is not None and self.start <= at.timestamp() < self.end
 
+    def newest(self, instances: list[JobInstance]) -> JobInstance | None:
+        """The one of ``instances`` in the window that counts: the newest (by the time it
+        is matched on, then id)."""
+        hits = [item for item in instances if self.holds(item)]
+        return max(hits, key=lambda item: (self.time_of(item), item.instance_id)) if hits else None
+
+    def schedule_span(self, offset: float) -> tuple[int, int]:
+        """The schedule times, ``[start, end)`` in epoch ms, that its instances are listed
+        from, for a job whose data time lies ``offset`` seconds before its schedule time."""
+        shift = offset if self.match_on == "data_time" else 0.0
+        return int((self.start + shift) * 1000), int((self.end + shift) * 1000) + END_SLACK_MS
+
 
 def data_offset(job_id: int, *, scope: Scope | None = None) -> Plan[float | None]:
     """Seconds by which the job's data time lies before its schedule time, read off its
@@ -102,16 +114,14 @@ def newest_in_window(
 
     :param offset: the job's data offset (:func:`data_offset`), when matching on data time.
     """
-    shift = offset if window.match_on == "data_time" else 0.0
-    start_ms = int((window.start + shift) * 1000)
-    end_ms = int((window.end + shift) * 1000) + END_SLACK_MS
+    start_ms, end_ms = window.schedule_span(offset)
     for page in range(1, MAX_WINDOW_PAGES + 1):
         items = yield job_instance_page(
             job_id, start=start_ms, end=end_ms, page=page, page_size=MAX_PAGE_SIZE, scope=scope
         )
-        hits = [item for item in items if window.holds(item)]
-        if hits:
-            return max(hits, key=lambda item: (window.time_of(item), item.instance_id))
+        newest = window.newest(items)
+        if newest is not None:
+            return newest
         if len(items) < MAX_PAGE_SIZE:
             return None
     return None
@@ -127,6 +137,10 @@ class WindowSearch:
         self.window = window
         self.scope = scope
         self.offset: float | None = None if window.match_on == "data_time" else 0.0
+
+    def listing_span(self) -> tuple[int, int] | None:
+        """The schedule times its listings cover, once the job's data offset is known."""
+        return None if self.offset is None else self.window.schedule_span(self.offset)
 
     def plan(self) -> Plan[JobInstance | None]:
         if self.offset is None:

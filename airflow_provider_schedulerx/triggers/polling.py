@@ -29,6 +29,7 @@ from airflow_provider_schedulerx.utils.waiting import ErrorStreak, StatusLog, Ve
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
+    from airflow_provider_schedulerx.triggers.job_batches import JobBatch, Listing
 
 __all__ = ["EVENT_STATUS", "PollingTrigger"]
 
@@ -105,6 +106,9 @@ class PollingTrigger(BaseTrigger):
         self.paced = False
         #: The connection's ``poll_batching``, once the client is made.
         self.poll_batching = False
+        self._batch: JobBatch | None = None
+        #: What the last poll found, for a round the deadline cut short.
+        self._last: Any = None
 
     # -- what a subclass says -------------------------------------------------------------
 
@@ -128,8 +132,32 @@ class PollingTrigger(BaseTrigger):
     def seen(self, instance: Any) -> None:
         """Hears of every instance polled that has not ended the wait."""
 
+    # -- the job's rounds (the connection's poll_batching) ---------------------------------
+
+    def join_rounds(self, start_ms: int, end_ms: int, instance_id: int | None = None) -> None:
+        """From now on, poll in the job's rounds
+        (:mod:`~airflow_provider_schedulerx.triggers.job_batches`), which list the schedule
+        times ``[start_ms, end_ms)`` for this trigger."""
+        from airflow_provider_schedulerx.triggers.job_batches import Member, batch_of
+
+        self._batch = batch_of(self.schedulerx_conn_id, self.namespace, self.group_id, self.job_id)
+        self._batch.join(id(self), Member(start_ms, end_ms, self.poll_interval, instance_id))
+        self.paced = True
+
+    async def next_listing(self, client: AsyncSchedulerXClient) -> Listing | None:
+        """What the job's next round listed; ``None`` if the deadline comes first."""
+        assert self._batch is not None
+        left = None if self.deadline is None else max(0.0, self.deadline - time.time())
+        try:
+            return await asyncio.wait_for(self._batch.next_round(client), left)
+        except asyncio.TimeoutError:
+            return None
+
     def done_polling(self) -> None:
-        """The wait is over, however it ended."""
+        """The wait is over, however it ended: leave the job's rounds."""
+        if self._batch is not None:
+            self._batch.leave(id(self))
+            self._batch = None
 
     # -- serializing ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from airflow_provider_schedulerx.triggers.polling import PollingTrigger
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
     from airflow_provider_schedulerx.models import JobInstance
-    from airflow_provider_schedulerx.triggers.job_batches import JobBatch
+    from airflow_provider_schedulerx.rpc.windows import WindowSearch
 
 __all__ = [
     "SchedulerXJobEventTrigger",
@@ -119,8 +119,6 @@ class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
     ) -> None:
         super().__init__(job_id, stop_on_kill=stop_on_kill, **kwargs)
         self.job_instance_id = int(job_instance_id)
-        self._batch: JobBatch | None = None
-        self._last: Any = None
 
     def own_kwargs(self) -> dict[str, Any]:
         return {"job_instance_id": self.job_instance_id, "stop_on_kill": self.stop_on_kill}
@@ -145,32 +143,23 @@ class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
     async def _batched_poll(
         self, client: AsyncSchedulerXClient, own_poll: Callable[[], Awaitable[JobInstance]]
     ) -> JobInstance:
-        """The first poll on its own; then the job's rounds
-        (:mod:`~airflow_provider_schedulerx.triggers.job_batches`)."""
-        from airflow_provider_schedulerx.triggers.job_batches import batch_of
+        """The first poll on its own; then the job's rounds, and one more on its own for
+        the instance that ended (or that a round did not show)."""
+        from airflow_provider_schedulerx.triggers.job_batches import SCHEDULE_MARGIN_MS, schedule_ms
 
         if self._batch is None:
             instance = await own_poll()
-            if instance.schedule_time is not None and not instance.is_finished:
-                self._batch = batch_of(self.schedulerx_conn_id, self.namespace, self.group_id, self.job_id)
-                schedule_ms = int(instance.schedule_time.timestamp() * 1000)
-                self._batch.join(self.job_instance_id, schedule_ms, self.poll_interval)
-                self.paced = True
+            at = schedule_ms(instance)
+            if at is not None and not instance.is_finished:
+                self.join_rounds(at - SCHEDULE_MARGIN_MS, at + SCHEDULE_MARGIN_MS, self.job_instance_id)
             self._last = instance
             return instance
-        left = None if self.deadline is None else max(0.0, self.deadline - time.time())
-        try:
-            found = await asyncio.wait_for(self._batch.next_round(client), left)
-        except asyncio.TimeoutError:
+        listing = await self.next_listing(client)
+        if listing is None:
             return self._last  # the deadline has come: the wait says so
-        listed = found.get(self.job_instance_id)
+        listed = listing.instance(self.job_instance_id)
         self._last = listed if listed is not None and not listed.is_finished else await own_poll()
         return self._last
-
-    def done_polling(self) -> None:
-        if self._batch is not None:
-            self._batch.leave(self.job_instance_id)
-            self._batch = None
 
     async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
         from airflow_provider_schedulerx.rpc import actions
@@ -293,4 +282,33 @@ class SchedulerXJobWindowTrigger(PollingTrigger):
         from airflow_provider_schedulerx.rpc.windows import WindowSearch
 
         search = WindowSearch(self.job_id, self.window)
-        return lambda: client.find_in_window(search, deadline=self.deadline)
+
+        def own_poll() -> Awaitable[JobInstance | None]:
+            return client.find_in_window(search, deadline=self.deadline)
+
+        if not self.poll_batching:
+            return own_poll
+        return functools.partial(self._batched_poll, client, search, own_poll)
+
+    async def _batched_poll(
+        self,
+        client: AsyncSchedulerXClient,
+        search: WindowSearch,
+        own_poll: Callable[[], Awaitable[JobInstance | None]],
+    ) -> JobInstance | None:
+        """The first poll on its own (it reads the job's data offset); then the job's
+        rounds, and a search of its own when a round did not reach back to the window."""
+        if self._batch is None:
+            found = await own_poll()
+            span = search.listing_span()
+            if span is not None and (found is None or not found.is_finished):
+                self.join_rounds(*span)
+            self._last = found
+            return found
+        listing = await self.next_listing(client)
+        if listing is None:
+            return self._last
+        span = search.listing_span()
+        listed = None if span is None else listing.within(*span)
+        self._last = await own_poll() if listed is None else self.window.newest(listed)
+        return self._last

@@ -14,7 +14,10 @@ from airflow_provider_schedulerx.emulator import JobSpec
 from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE
 from airflow_provider_schedulerx.rpc.aio import close_shared_session
 from airflow_provider_schedulerx.triggers import job_batches
-from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
+from airflow_provider_schedulerx.triggers.schedulerx import (
+    SchedulerXJobInstanceTrigger,
+    SchedulerXJobWindowTrigger,
+)
 from tests.conftest import GROUP_ID, NAMESPACE, connection_json
 
 JOB = 790
@@ -104,9 +107,9 @@ async def test_an_instance_the_list_does_not_show_is_polled_on_its_own(connectio
     listed = job_batches.JobBatch._list
 
     async def without_hidden(self, client):
-        found = await listed(self, client)
-        found.pop(hidden, None)
-        return found
+        listing = await listed(self, client)
+        listing.items = [item for item in listing.items if item.instance_id != hidden]
+        return listing
 
     monkeypatch.setattr(job_batches.JobBatch, "_list", without_hidden)
     before = emulator.stats.calls["GetJobInstance"]
@@ -136,3 +139,69 @@ async def test_the_deadline_ends_a_wait_in_rounds(connections):
     assert event["status"] == "timeout"
     assert 0.9 < time.monotonic() - began < 3
     assert event["message"].endswith("did not finish before the deadline (last seen running)")
+
+
+async def wait_on_window(
+    job_id: int, start: float, end: float, conn_id: str, **options
+) -> tuple[dict, float]:
+    trigger = SchedulerXJobWindowTrigger(
+        job_id, start, end, schedulerx_conn_id=f"schedulerx_{conn_id}", poll_interval=INTERVAL, **options
+    )
+    async for event in trigger.run():
+        return event.payload, time.time()
+    raise AssertionError("no event")
+
+
+async def test_window_triggers_in_rounds_agree_with_their_own_searches(connections):
+    """A job the service runs every 2 s with a 4 s data offset: windows of its past, of its
+    near future (the wait lasts until the instance is scheduled and done), matched on data
+    and on schedule time, and one that stays empty until the deadline."""
+    emulator = connections
+    now = time.time()
+    emulator.add_job(
+        JobSpec(
+            job_id=JOB + 1,
+            wait_seconds=0.1,
+            run_seconds=0.5,
+            schedule={"fix_rate": 2, "start": int(now) - 20, "data_offset": 4},
+        )
+    )
+    ticks = int(now) - 20
+    windows = [
+        (ticks + 4, ticks + 6, "data_time"),
+        (ticks + 10, ticks + 12, "schedule_time"),
+        (ticks + 22, ticks + 24, "schedule_time"),
+        (ticks + 24, ticks + 26, "data_time"),
+        (ticks + 28, ticks + 29, "schedule_time"),
+    ]
+    deadline = now + 12
+    waits = [
+        wait_on_window(JOB + 1, start, end, conn_id, match_on=match_on, deadline=deadline)
+        for conn_id in ("batched", "single")
+        for start, end, match_on in [*windows, (now + 3600, now + 3601, "schedule_time")]
+    ]
+    outcomes = await asyncio.wait_for(asyncio.gather(*waits), 40)
+    half = len(outcomes) // 2
+    statuses = []
+    for (b_event, b_at), (s_event, s_at) in zip(outcomes[:half], outcomes[half:]):
+        assert {**b_event, "message": ""} == {**s_event, "message": ""}
+        assert b_event["message"].split(" (last seen")[0] == s_event["message"].split(" (last seen")[0]
+        assert abs(b_at - s_at) <= 2 * INTERVAL + 0.3
+        statuses.append(b_event["status"])
+    assert statuses == ["success"] * len(windows) + ["timeout"]
+    assert not job_batches._batches
+
+
+async def test_window_triggers_of_one_job_share_its_rounds(connections):
+    emulator = connections
+    now = time.time()
+    emulator.add_job(JobSpec(job_id=JOB + 2, schedule={"fix_rate": 60, "start": int(now) - 600}))
+    before = emulator.stats.calls["GetJobInstanceList"]
+    empty = [(now + 3600 + n, now + 3601 + n) for n in range(6)]
+    waits = [wait_on_window(JOB + 2, start, end, "batched", deadline=now + 3) for start, end in empty]
+    outcomes = await asyncio.wait_for(asyncio.gather(*waits), 20)
+    assert {event["status"] for event, _ in outcomes} == {"timeout"}
+    listed = emulator.stats.calls["GetJobInstanceList"] - before
+    # Each searches once on its own (the data offset, then its window); then about twelve
+    # rounds of one page in 3 s, where each searching on its own would list 72 times.
+    assert listed <= 2 * len(empty) + 16, listed
