@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_schedulerx.config import DEFAULT_MAX_CALLS_PER_SECOND
 from airflow_provider_schedulerx.emulator import Emulator, JobSpec
 from airflow_provider_schedulerx.emulator.specs import KILLED_BY_USER
 from airflow_provider_schedulerx.models import InstanceStatus
@@ -210,7 +211,10 @@ def deployment_config() -> Mapping[str, object]:
 @pytest.fixture(scope="module")
 def deployment_env(emulator: Emulator) -> Mapping[str, str]:
     return {
-        "AIRFLOW_CONN_SCHEDULERX_DEFAULT": connection_json(emulator, backoff=0.05),
+        # The default call budget, in a real deployment (the mapped tasks poll faster than it).
+        "AIRFLOW_CONN_SCHEDULERX_DEFAULT": connection_json(
+            emulator, backoff=0.05, max_calls_per_second=DEFAULT_MAX_CALLS_PER_SECOND
+        ),
         "AIRFLOW_CONN_SCHEDULERX_FRAGILE": connection_json(emulator, backoff=0.05, max_retries=0),
     }
 
@@ -225,6 +229,12 @@ class Outcome:
     stopped: int
     running: int
     log: str
+    #: The "SchedulerX Console" link as the REST API gave it while the task still ran.
+    link_while_running: str | None = None
+
+
+#: What the tests do to a task while its instance runs.
+WHILE_RUNNING = ("clear while running", "mark failed", "mark success", "kill the worker", "spoil polls")
 
 
 def counts(emulator: Emulator, job_id: int) -> tuple[int, int, int]:
@@ -254,10 +264,13 @@ def play(deployment: AirflowDeployment, emulator: Emulator, name: str, scenario:
     run_id = rest.trigger_dag(dag_id)
     busy = "deferred" if scenario.task.get("deferrable") else "running"
     act = scenario.act
-    if act in ("clear while running", "mark failed", "mark success", "kill the worker", "spoil polls"):
+    link = None
+    if act in WHILE_RUNNING:
         rest.wait_for(f"an instance of job {job_id}", instance_running(emulator, job_id), timeout=180)
         rest.wait_for_task(dag_id, run_id, "run_job", busy, timeout=180)
         time.sleep(2)
+        link = rest.extra_links(dag_id, run_id, "run_job").get("SchedulerX Console")
+        assert rest.task_instance(dag_id, run_id, "run_job").state == busy, "the task ended too soon"
     if act == "clear while running":
         rest.clear_task_instances(dag_id, run_id, ["run_job"])
     elif act == "mark failed":
@@ -298,6 +311,7 @@ def play(deployment: AirflowDeployment, emulator: Emulator, name: str, scenario:
         stopped,
         running,
         rest.task_log(dag_id, run_id, "run_job", ti.try_number),
+        link,
     )
 
 
@@ -349,3 +363,17 @@ def test_a_hundred_mapped_tasks_on_one_job_start_and_follow_one_instance_each(
     assert len(set(followed.values())) == MAPPED, "two tasks followed one instance"
     for index, instance_id in followed.items():
         assert instances[instance_id].parameters == f"item={index}", "a task followed another item's instance"
+
+
+@pytest.mark.parametrize("name", [name for name, s in SCENARIOS.items() if s.act in WHILE_RUNNING])
+def test_the_console_link_opens_the_instance_while_the_task_runs(
+    outcomes: dict[str, Future[Outcome]], emulator: Emulator, name: str
+) -> None:
+    outcome = outcomes[name].result(timeout=1200)
+    job_id = JOB_IDS[name]
+    first = min(emulator.instances(job_id), key=lambda instance: instance.instance_id)
+    assert outcome.link_while_running == (
+        "https://schedulerx2.console.aliyun.com/cn-hangzhou/InstanceList?"
+        f"namespace={NAMESPACE}&groupId={GROUP_ID}&jobId={job_id}&instanceId={first.instance_id}"
+        "&source=schedulerx"
+    )
