@@ -1,12 +1,17 @@
 """One emulator process for the benchmarks, counting the TCP connections it accepts.
 
-Prints ``READY <url>`` once listening; then answers each ``stats`` line on stdin with one
-JSON line (connections accepted so far, connections open now, requests by action), and each
-``start N`` line with the JSON list of the ids of N new instances of the benchmark job
-(started directly, not through the API, which takes one start of a job per second). Ends at
-end of input.
+Prints ``READY <url>`` once listening; then answers each command line on stdin with one
+JSON line, and ends at end of input:
 
-    python -m benchmarks.emulator_process --jobs FILE
+- ``stats``: connections accepted so far, connections open now, requests by action, and
+  the calls its flow control refused;
+- ``start N``: the ids of N new instances of the benchmark job (started directly, not
+  through the API, which takes one start of a job per second);
+- ``run [[job_id, run_seconds, outcome], ...]``: one new instance of each job, running that
+  long and ending so; ``[instance_id, epoch time it ends]`` of each;
+- ``reset-flow-control``: its flow-control buckets full again (``true``).
+
+    python -m benchmarks.emulator_process --jobs FILE [--rate-limit N]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web_server
@@ -46,29 +52,54 @@ class ConnectionCounter:
         return sum(len(server.connections) for server in self.servers)
 
 
+def _start(emulator: Emulator, count: int) -> list[int]:
+    state = emulator.state
+    job = state.job(state.default_namespace, state.default_group, BENCH_JOB_ID)
+    return [state.execute(job).instance_id for _ in range(count)]
+
+
+def _run(emulator: Emulator, runs: list[list[Any]]) -> list[list[float]]:
+    state = emulator.state
+    started = []
+    for job_id, run_seconds, outcome in runs:
+        job = state.job(state.default_namespace, state.default_group, int(job_id))
+        instance = state.execute(replace(job, run_seconds=float(run_seconds), outcome=outcome))
+        started.append([instance.instance_id, instance.created_at + job.wait_seconds + float(run_seconds)])
+    return started
+
+
+def _answer(emulator: Emulator, counter: ConnectionCounter, line: str) -> Any:
+    command, _, argument = line.strip().partition(" ")
+    if command == "start":
+        return _start(emulator, int(argument))
+    if command == "run":
+        return _run(emulator, json.loads(argument))
+    if command == "reset-flow-control":
+        emulator.rate_limit = emulator.rate_limit
+        return True
+    if command == "stats":
+        return {
+            "connections_accepted": counter.accepted,
+            "connections_open": counter.open,
+            "calls": dict(emulator.stats.calls),
+            "throttled": emulator.stats.throttled.total(),
+        }
+    raise ValueError(f"unknown command {line!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", required=True)
+    parser.add_argument("--rate-limit", type=float, default=None, help="calls per second per AccessKey")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     counter = ConnectionCounter()
     counter.install()
-    with Emulator(jobs_file=args.jobs, keep_instances=100_000) as emulator:
+    with Emulator(jobs_file=args.jobs, keep_instances=100_000, rate_limit=args.rate_limit) as emulator:
         print(f"READY {emulator.url}", flush=True)
         for line in sys.stdin:
-            if line.startswith("start "):
-                job = emulator.state.job(
-                    emulator.state.default_namespace, emulator.state.default_group, BENCH_JOB_ID
-                )
-                ids = [emulator.state.execute(job).instance_id for _ in range(int(line.split()[1]))]
-                print(json.dumps(ids), flush=True)
-            elif line.strip() == "stats":
-                stats = {
-                    "connections_accepted": counter.accepted,
-                    "connections_open": counter.open,
-                    "calls": dict(emulator.stats.calls),
-                }
-                print(json.dumps(stats), flush=True)
+            if line.strip():
+                print(json.dumps(_answer(emulator, counter, line)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Emulator processes for the API-call and triggerer benchmarks, with their CPU time and
-the connections they accepted, so that a report can show the emulator was not the
+"""Emulator processes for the benchmarks, with their CPU time, the connections they accepted
+and the calls they answered or throttled, so that a report can show the emulator was not the
 bottleneck and that clients reuse their connections."""
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ import json
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -38,6 +40,7 @@ class EmulatorSnapshot:
     connections_accepted: int
     connections_open: int
     calls: dict[str, int]
+    throttled: int = 0
 
     def get_job_instance_calls(self) -> int:
         return self.calls.get("GetJobInstance", 0)
@@ -52,6 +55,10 @@ class FleetUsage:
     connections_accepted: int
     connections_open: int
     get_job_instance_calls: int
+    #: Calls by action, throttled ones included.
+    calls: dict[str, int] = field(default_factory=dict)
+    #: Calls the emulators' flow control refused.
+    throttled: int = 0
 
     @property
     def busiest_core_share(self) -> float:
@@ -60,19 +67,33 @@ class FleetUsage:
 
 
 class EmulatorFleet:
-    """``count`` emulator processes on loopback ports, all knowing the benchmark job."""
+    """``count`` emulator processes on loopback ports, all knowing the benchmark job.
 
-    def __init__(self, count: int = 1) -> None:
+    :param count: emulator processes.
+    :param extra_jobs: jobs-file entries of more jobs they all know.
+    :param rate_limit: the emulators' flow control, calls per second per AccessKey
+        (``None``: no limit).
+    """
+
+    def __init__(
+        self, count: int = 1, extra_jobs: Sequence[dict[str, Any]] = (), rate_limit: float | None = None
+    ) -> None:
         self.count = count
+        self.extra_jobs = list(extra_jobs)
+        self.rate_limit = rate_limit
         self._processes: list[subprocess.Popen[str]] = []
         self.urls: list[str] = []
         self._jobs_file = Path(tempfile.mkstemp(prefix="schedulerx-bench-jobs-", suffix=".json")[1])
 
     def __enter__(self) -> EmulatorFleet:
-        self._jobs_file.write_text(json.dumps(_JOBS), encoding="utf-8")
+        jobs = {"jobs": [*_JOBS["jobs"], *self.extra_jobs]}
+        self._jobs_file.write_text(json.dumps(jobs), encoding="utf-8")
+        command = [PYTHON, "-m", "benchmarks.emulator_process", "--jobs", str(self._jobs_file)]
+        if self.rate_limit is not None:
+            command += ["--rate-limit", f"{self.rate_limit:g}"]
         for _ in range(self.count):
             process = subprocess.Popen(
-                [PYTHON, "-m", "benchmarks.emulator_process", "--jobs", str(self._jobs_file)],
+                command,
                 cwd=REPO,
                 env=child_env(),
                 stdin=subprocess.PIPE,
@@ -105,23 +126,32 @@ class EmulatorFleet:
     def pids(self) -> list[int]:
         return [process.pid for process in self._processes]
 
+    def _ask(self, process: subprocess.Popen[str], command: str) -> Any:
+        """Send one command line to an emulator process and read its JSON answer."""
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+        return json.loads(process.stdout.readline())
+
     def start_instances(self, per_emulator: int) -> list[list[int]]:
         """Start ``per_emulator`` instances of the benchmark job on each emulator; their ids."""
-        ids = []
+        return [self._ask(process, f"start {per_emulator}") for process in self._processes]
+
+    def run_instances(self, emulator: int, runs: Sequence[tuple[int, float, str]]) -> list[tuple[int, float]]:
+        """Start one instance for each ``(job id, run seconds, outcome)`` on one emulator, each
+        running that long and ending so; the id and the epoch time it ends, of each."""
+        answer = self._ask(self._processes[emulator], f"run {json.dumps([list(run) for run in runs])}")
+        return [(int(instance_id), float(ends_at)) for instance_id, ends_at in answer]
+
+    def reset_flow_control(self) -> None:
+        """Every emulator's flow-control buckets full again, as after a quiet spell."""
         for process in self._processes:
-            assert process.stdin is not None and process.stdout is not None
-            process.stdin.write(f"start {per_emulator}\n")
-            process.stdin.flush()
-            ids.append(json.loads(process.stdout.readline()))
-        return ids
+            self._ask(process, "reset-flow-control")
 
     def snapshot(self) -> list[EmulatorSnapshot]:
         snapshots = []
         for process in self._processes:
-            assert process.stdin is not None and process.stdout is not None
-            process.stdin.write("stats\n")
-            process.stdin.flush()
-            stats = json.loads(process.stdout.readline())
+            stats = self._ask(process, "stats")
             cpu = psutil.Process(process.pid).cpu_times()
             snapshots.append(
                 EmulatorSnapshot(
@@ -129,6 +159,7 @@ class EmulatorFleet:
                     connections_accepted=stats["connections_accepted"],
                     connections_open=stats["connections_open"],
                     calls=stats["calls"],
+                    throttled=stats["throttled"],
                 )
             )
         return snapshots
@@ -159,4 +190,15 @@ class FleetMeter:
             get_job_instance_calls=sum(
                 a.get_job_instance_calls() - b.get_job_instance_calls() for a, b in zip(after, self._before)
             ),
+            calls=_calls_between(self._before, after),
+            throttled=sum(a.throttled - b.throttled for a, b in zip(after, self._before)),
         )
+
+
+def _calls_between(before: list[EmulatorSnapshot], after: list[EmulatorSnapshot]) -> dict[str, int]:
+    """Calls by action that the emulators answered between two snapshots."""
+    calls: dict[str, int] = {}
+    for earlier, later in zip(before, after):
+        for action, count in later.calls.items():
+            calls[action] = calls.get(action, 0) + count - earlier.calls.get(action, 0)
+    return {action: count for action, count in calls.items() if count}

@@ -3,11 +3,13 @@ of the processes they start."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -61,3 +63,17 @@ def run_module(module: str, *args: str, timeout: float = 600, **env: str) -> str
     if completed.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
     return completed.stdout
+
+
+def connection_json(url: str, **extra: Any) -> str:
+    """An Airflow connection to the emulator at ``url`` with its AccessKey, namespace, group
+    and region, and ``extra`` in its extras (``AIRFLOW_CONN_<ID>`` JSON)."""
+    return json.dumps(
+        {
+            "conn_type": "schedulerx",
+            "login": ACCESS_KEY_ID,
+            "password": ACCESS_KEY_SECRET,
+            "host": url,
+            "extra": {"namespace": NAMESPACE, "group_id": GROUP_ID, "region_id": REGION_ID, **extra},
+        }
+    )
