@@ -34,7 +34,7 @@ IDLE_SECONDS = 2.0
 TEAR_DOWN_SECONDS = 30.0
 
 
-def _control_channel() -> IO[str]:
+def control_channel() -> IO[str]:
     """Keep stdout for control lines and send everything else written there to /dev/null."""
     control = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -96,7 +96,11 @@ class LoopLag:
             self.samples.append(loop.time() - started - LAG_SAMPLE_SECONDS)
 
 
-def _provider_triggers(plan: dict[str, Any], interval: float) -> Fleet:
+def _provider_triggers(
+    plan: dict[str, Any], interval: float, conn_ids: dict[str, str] | None = None
+) -> Fleet:
+    """The provider's triggers on the plan's connections, or on those ``conn_ids`` maps
+    them to."""
     from airflow_provider_schedulerx.triggers.schedulerx import SchedulerXJobInstanceTrigger
 
     clients: list[Any] = []
@@ -109,11 +113,46 @@ def _provider_triggers(plan: dict[str, Any], interval: float) -> Fleet:
             clients.append(client)
             return client
 
+    conn_ids = conn_ids or {}
     triggers = [
-        CountedTrigger(plan["job_id"], instance_id, schedulerx_conn_id=conn_id, poll_interval=interval)
+        CountedTrigger(
+            plan["job_id"],
+            instance_id,
+            schedulerx_conn_id=conn_ids.get(conn_id, conn_id),
+            poll_interval=interval,
+        )
         for conn_id, instance_id in plan["assignments"]
     ]
     return Fleet(triggers, lambda: sum(client.stats.calls for client in clients), lambda: len(clients))
+
+
+def _batched_triggers(plan: dict[str, Any], interval: float) -> Fleet:
+    """The provider's triggers on connections with ``poll_batching``: one poll a round per job."""
+    return _provider_triggers(plan, interval, plan["batched_conn_ids"])
+
+
+def _no_grid_triggers(plan: dict[str, Any], interval: float) -> Fleet:
+    """The provider's per-instance triggers sleeping plainly instead of on the poll grid."""
+    from benchmarks.plain_sleeps import replace_the_grid
+
+    replace_the_grid()
+    return _provider_triggers(plan, interval)
+
+
+def _job_batches(plan: dict[str, Any]) -> list[Any]:
+    """The job batches of the batched triggers of this loop, one per connection."""
+    from airflow_provider_schedulerx.triggers.job_batches import batch_of
+
+    conn_ids = sorted({plan["batched_conn_ids"][conn_id] for conn_id, _ in plan["assignments"]})
+    return [batch_of(conn_id, None, None, plan["job_id"]) for conn_id in conn_ids]
+
+
+async def _after_next_round(batch: Any, give_up_after: float) -> None:
+    """Return once the batch's next round has started."""
+    rounds, loop = batch.rounds, asyncio.get_running_loop()
+    give_up = loop.time() + give_up_after
+    while batch.rounds == rounds and loop.time() < give_up:  # noqa: ASYNC110 - a plain counter
+        await asyncio.sleep(0.01)
 
 
 def _counted_polls_triggers(plan: dict[str, Any], interval: float, trigger_class: type[Any]) -> Fleet:
@@ -141,7 +180,13 @@ def _floor_triggers(plan: dict[str, Any], interval: float) -> Fleet:
     return _counted_polls_triggers(plan, interval, AiohttpFloorTrigger)
 
 
-FLEETS = {"provider": _provider_triggers, "sdk": _sdk_triggers, "floor": _floor_triggers}
+FLEETS = {
+    "provider": _provider_triggers,
+    "batched": _batched_triggers,
+    "nogrid": _no_grid_triggers,
+    "sdk": _sdk_triggers,
+    "floor": _floor_triggers,
+}
 
 
 async def _drive(trigger: Any, delay: float, events: list[Any]) -> None:
@@ -202,17 +247,27 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     # so that the triggers' own start-up (every object they keep, promoted to the oldest
     # generation at once) does not set off one inside it; and it spans whole ticks of the
     # poll grid, from halfway between two of them, so that no tick's polls count twice or
-    # not at all.
+    # not at all. Batched triggers poll in their job's rounds, one an interval: their window
+    # spans whole intervals, from halfway between two rounds.
     gc.collect()
-    spacing = poll_grid.spacing(args.interval)
-    await asyncio.sleep((math.floor(loop.time() / spacing) + 1.5) * spacing - loop.time())
+    batches = _job_batches(plan) if args.impl == "batched" else []
+    if batches:
+        await _after_next_round(batches[0], give_up_after=2 * args.interval)
+        await asyncio.sleep(args.interval / 2)
+        spacing = args.interval
+    else:
+        spacing = poll_grid.spacing(args.interval)
+        await asyncio.sleep((math.floor(loop.time() / spacing) + 1.5) * spacing - loop.time())
     collections = GarbageCollections()
     collections.watch()
     control.write("window-start\n")
+    rounds_before, list_calls_before = _round_counts(batches)
     polls, cpu, wall = fleet.polls(), time.process_time(), time.perf_counter()
     window = cpu_window_seconds(args.window, args.interval, count)
     await asyncio.sleep(math.ceil(window / spacing) * spacing)
     polls, cpu, wall = fleet.polls() - polls, time.process_time() - cpu, time.perf_counter() - wall
+    rounds, list_calls = _round_counts(batches)
+    rounds, list_calls = rounds - rounds_before, list_calls - list_calls_before
     gc.callbacks.clear()
     control.write("window-end\n")
     open_connections = _open_connections(ports)
@@ -232,6 +287,9 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
         "started": fleet.started(),
         "interval": args.interval,
         "polls": polls,
+        "job_batches": len(batches),
+        "rounds": rounds,
+        "list_calls": list_calls,
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "idle_core_share": idle_rate,
@@ -254,6 +312,11 @@ async def measure(args: argparse.Namespace, plan: dict[str, Any], control: IO[st
     await _tear_down([*tasks, watcher], args.impl)
 
 
+def _round_counts(batches: list[Any]) -> tuple[int, int]:
+    """Rounds and ``GetJobInstanceList`` calls of the job batches so far."""
+    return sum(batch.rounds for batch in batches), sum(batch.list_calls for batch in batches)
+
+
 async def _tear_down(tasks: list[asyncio.Task[Any]], impl: str) -> None:
     """Cancel the triggers; one that does not stop is shown, and the process ends anyway
     (its figures are out already)."""
@@ -269,7 +332,7 @@ async def _tear_down(tasks: list[asyncio.Task[Any]], impl: str) -> None:
 
 
 async def _close_shared_session(impl: str) -> None:
-    if impl in ("provider", "floor"):
+    if impl != "sdk":
         from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
         await close_shared_session()
@@ -281,11 +344,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--window", type=float, required=True)
-    parser.add_argument("--plan", required=True, help="JSON: urls, job_id, assignments")
+    parser.add_argument("--plan", required=True, help="JSON: urls, job_id, assignments, batched_conn_ids")
     args = parser.parse_args()
     with open(args.plan, encoding="utf-8") as file:
         plan = json.load(file)
-    asyncio.run(measure(args, plan, _control_channel()))
+    asyncio.run(measure(args, plan, control_channel()))
 
 
 if __name__ == "__main__":
