@@ -8,6 +8,7 @@ from benchmarks import targets
 from benchmarks.api_calls import ApiCallResults
 from benchmarks.machine import Machine
 from benchmarks.parse_cost import ParseCostResults
+from benchmarks.quota import QuotaResults
 from benchmarks.sections import (
     calls_section,
     emulator_section,
@@ -19,22 +20,38 @@ from benchmarks.sections import (
     table,
     triggerer_section,
 )
+from benchmarks.sections_polls import batching_rows, batching_section, grid_rows, grid_section
+from benchmarks.sections_quota import quota_rows, quota_section
 from benchmarks.stats import ratio
 from benchmarks.triggerer import TriggererResults
+
+Row = tuple[str, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
 class Results:
+    """One run's results; a benchmark left out of the run (``--only``) is ``None``."""
+
     machine: Machine
     command: str
-    parse: ParseCostResults
-    calls: ApiCallResults
-    triggerer: TriggererResults
+    parse: ParseCostResults | None
+    calls: ApiCallResults | None
+    triggerer: TriggererResults | None
+    quota: QuotaResults | None = None
 
 
-def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
+def summary_rows(results: Results) -> list[Row]:
     """(measure, provider, baseline, ratio, target, verdict) for the headline table."""
-    parse, calls, trig = results.parse, results.calls, results.triggerer
+    trig = results.triggerer
+    rows = _parse_rows(results.parse) + _calls_rows(results.calls)
+    if trig is not None:
+        rows += _triggerer_rows(trig) + batching_rows(trig) + grid_rows(trig)
+    return rows + quota_rows(results.quota)
+
+
+def _parse_rows(parse: ParseCostResults | None) -> list[Row]:
+    if parse is None:
+        return []
     provider_import = parse["schedulerx"].import_ms
     http = parse["schedulerx"].http_libraries
     rows = [
@@ -75,6 +92,13 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
             "",
         ),
     ]
+    return rows
+
+
+def _calls_rows(calls: ApiCallResults | None) -> list[Row]:
+    if calls is None:
+        return []
+    rows = []
     for version in ("v3", "v1"):
         provider, sdk = calls[f"provider-{version}"], calls[f"sdk-{version}"]
         cpu_ratio, _ = calls.paired_ratios(f"provider-{version}", f"sdk-{version}")
@@ -88,19 +112,25 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
                 met(cpu_ratio <= targets.SYNC_CPU_RATIO),
             )
         )
-    worst = max((trig.cpu_ratios[n], n) for n in trig.counts)
-    rows.append(
-        (
-            "Triggerer: CPU per poll (worst N)",
-            f"{trig.get('provider', worst[1]).cpu_per_poll_us:.0f} µs at N={worst[1]}",
-            f"official SDK async {trig.get('sdk', worst[1]).cpu_per_poll_us:.0f} µs",
-            ratio_text(worst[0]),
-            f"<= {targets.TRIGGER_CPU_RATIO}x",
-            met(worst[0] <= targets.TRIGGER_CPU_RATIO),
+    return rows
+
+
+def _triggerer_rows(trig: TriggererResults) -> list[Row]:
+    rows: list[Row] = []
+    if trig.cpu_ratios:
+        worst = max((trig.cpu_ratios[n], n) for n in trig.cpu_ratios)
+        rows.append(
+            (
+                "Triggerer: CPU per poll (worst N)",
+                f"{trig.get('provider', worst[1]).cpu_per_poll_us:.0f} µs at N={worst[1]}",
+                f"official SDK async {trig.get('sdk', worst[1]).cpu_per_poll_us:.0f} µs",
+                ratio_text(worst[0]),
+                f"<= {targets.TRIGGER_CPU_RATIO}x",
+                met(worst[0] <= targets.TRIGGER_CPU_RATIO),
+            )
         )
-    )
     scale = scale_run(trig)
-    if scale is not None:
+    if scale is not None and trig.has("sdk", scale.count) and trig.has("floor", scale.count):
         sdk_scale, floor_scale = trig.get("sdk", scale.count), trig.get("floor", scale.count)
         rows += [
             (
@@ -149,8 +179,10 @@ def summary_rows(results: Results) -> list[tuple[str, str, str, str, str, str]]:
     return rows
 
 
-def render(results: Results, plot_name: str) -> str:
+def render(results: Results, plot_name: str | None) -> str:
+    """The page; ``plot_name`` is the plot's file, next to it (``None``: no plot)."""
     m, parse, calls, trig = results.machine, results.parse, results.calls, results.triggerer
+    plot = f" and `docs/{plot_name}`" if plot_name else ""
     lines = [
         "# Benchmarks",
         "",
@@ -159,10 +191,7 @@ def render(results: Results, plot_name: str) -> str:
             "side by side in the same run. Ratios are what count: absolute times depend on the "
             "machine and on what else it was doing."
         ),
-        *prose(
-            f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file and "
-            f"`docs/{plot_name}`."
-        ),
+        *prose(f"Regenerate with `make bench` (here: `{results.command}`); it rewrites this file{plot}."),
         "## Where it ran",
         "",
         f"- {m.started}, revision {m.revision}",
@@ -182,9 +211,11 @@ def render(results: Results, plot_name: str) -> str:
             summary_rows(results),
         ),
         "",
-        *parse_section(parse),
-        *calls_section(calls),
-        *triggerer_section(trig, plot_name),
-        *emulator_section(calls, trig),
+        *(parse_section(parse) if parse is not None else []),
+        *(calls_section(calls) if calls is not None else []),
+        *(triggerer_section(trig, plot_name) if trig is not None else []),
+        *(batching_section(trig) + grid_section(trig) if trig is not None else []),
+        *quota_section(results.quota),
+        *emulator_section(calls, trig, results.quota),
     ]
     return "\n".join(lines) + "\n"

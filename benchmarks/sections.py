@@ -10,6 +10,7 @@ from airflow_provider_schedulerx.triggers.poll_grid import POLLS_PER_TICK, PollG
 from benchmarks import targets
 from benchmarks.api_calls import ApiCallResults
 from benchmarks.parse_cost import ParseCostResults
+from benchmarks.quota import QuotaResults
 from benchmarks.stats import ratio
 from benchmarks.triggerer import TriggererResults, TriggererRun
 from benchmarks.triggerer_child import MIN_WINDOW_POLLS, cpu_window_seconds
@@ -185,18 +186,22 @@ def calls_section(calls: ApiCallResults) -> list[str]:
     ]
 
 
-def triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
+def triggerer_section(trig: TriggererResults, plot_name: str | None) -> list[str]:
     rows = []
     for count in trig.counts:
-        provider, sdk = trig.get("provider", count), trig.get("sdk", count)
-        for run in (provider, sdk, trig.get("floor", count)):
+        for impl in ("provider", "sdk", "floor"):
+            if not trig.has(impl, count):
+                continue
+            run = trig.get(impl, count)
             rows.append(
                 (
                     f"{count}",
                     client_name(run),
                     f"{run.polls_per_second:.1f} / {run.expected_polls_per_second:.0f}",
                     f"{run.cpu_per_poll_us:.0f}",
-                    ratio_text(trig.cpu_ratios[count]) if run is provider else "",
+                    ratio_text(trig.cpu_ratios[count])
+                    if impl == "provider" and count in trig.cpu_ratios
+                    else "",
                     f"{run.core_share:.1%}",
                     f"{run.lag_p50_ms:.1f} / {run.lag_p99_ms:.1f}",
                     f"{run.memory_per_trigger_kib:.1f}",
@@ -245,6 +250,7 @@ def triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
                 f"At N = {count:,}, the provider used {provider.cpu_per_poll_us - floor.cpu_per_poll_us:.0f} "
                 f"µs per poll above the floor's {floor.cpu_per_poll_us:.0f} µs."
                 for count in trig.counts
+                if trig.has("provider", count) and trig.has("floor", count)
                 for provider, floor in [(trig.get("provider", count), trig.get("floor", count))]
             )
         ),
@@ -283,28 +289,53 @@ def triggerer_section(trig: TriggererResults, plot_name: str) -> list[str]:
             rows,
         ),
         "",
-        f"![CPU per poll and event-loop lag against N]({plot_name})",
-        "",
+        *(
+            [f"![CPU per poll, event-loop lag and calls per second against N]({plot_name})", ""]
+            if plot_name
+            else []
+        ),
     ]
 
 
-def emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str]:
-    busiest = max(run.emulators.busiest_core_share for run in trig.runs)
-    busy_emulator = [
-        run for run in trig.runs if run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE
+def emulator_section(
+    calls: ApiCallResults | None, trig: TriggererResults | None, quota: QuotaResults | None = None
+) -> list[str]:
+    runs = trig.runs if trig is not None else []
+    busy_emulator = [run for run in runs if run.emulators.busiest_core_share > targets.EMULATOR_BUSY_SHARE]
+    # A batched run makes far fewer calls than one poll per trigger by design.
+    behind = [
+        run
+        for run in runs
+        if run.impl != "batched" and run.polls_per_second < 0.95 * run.expected_polls_per_second
     ]
-    behind = [run for run in trig.runs if run.polls_per_second < 0.95 * run.expected_polls_per_second]
+    said = []
+    if trig is not None:
+        busiest = max(run.emulators.busiest_core_share for run in runs)
+        said.append(
+            f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers spread "
+            "evenly across them, and each one's CPU was taken over the same window as the client's "
+            f"(last column above): the busiest used {busiest:.0%} of a core at most, against the "
+            f"{targets.EMULATOR_BUSY_SHARE:.0%} above which it could start to hold clients back."
+        )
+    if calls is not None:
+        said.append(
+            f"In the sync benchmark the emulator used {calls.emulator_core_share:.0%} of a core, and each "
+            "client's CPU is taken in the client's own process, so the emulator's speed does not enter it."
+        )
+    if quota is not None:
+        said.append(
+            "In the account's-limit runs the one emulator used "
+            + " and ".join(f"{run.emulator_core_share:.0%} ({run.name})" for run in quota.runs.values())
+            + " of a core over each run, throttled replies included."
+        )
+    if not said:
+        return []
     lines = [
         "## Was the emulator the bottleneck?",
         "",
         *prose(
             f"No run was limited by it{'' if not busy_emulator else ', except perhaps those named below'}. "
-            f"The triggerer runs used {trig.emulator_processes} emulator processes, the triggers spread "
-            "evenly across them, and each one's CPU was taken over the same window as the client's "
-            f"(last column above): the busiest used {busiest:.0%} of a core at most, against the "
-            f"{targets.EMULATOR_BUSY_SHARE:.0%} above which it could start to hold clients back. In the "
-            f"sync benchmark the emulator used {calls.emulator_core_share:.0%} of a core, and each "
-            "client's CPU is taken in the client's own process, so the emulator's speed does not enter it."
+            + " ".join(said)
         ),
     ]
     for run in busy_emulator:
@@ -325,7 +356,13 @@ def emulator_section(calls: ApiCallResults, trig: TriggererResults) -> list[str]
     return [*lines, ""] if busy_emulator or behind else lines
 
 
-CLIENT_NAMES = {"provider": "this provider", "sdk": "the official SDK", "floor": "floor: aiohttp and signing"}
+CLIENT_NAMES = {
+    "provider": "this provider",
+    "batched": "this provider, one poll per job",
+    "nogrid": "this provider, plain sleeps",
+    "sdk": "the official SDK",
+    "floor": "floor: aiohttp and signing",
+}
 
 
 def client_name(run: TriggererRun) -> str:
