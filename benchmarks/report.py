@@ -170,7 +170,7 @@ def _triggerer_rows(trig: TriggererResults) -> list[Row]:
         (
             "Triggerer: TCP connections opened during the windows",
             f"{opened} for {polls:.0f} polls",
-            f"official SDK async {sdk_opened}",
+            f"official SDK async {sdk_opened}" if any(run.impl == "sdk" for run in trig.runs) else "",
             "",
             "pooled, not per poll",
             met(pooled),
