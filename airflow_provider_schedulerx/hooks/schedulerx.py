@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_schedulerx.client import AsyncSchedulerXClient, SchedulerXClient
 from airflow_provider_schedulerx.hooks import connection_form
+from airflow_provider_schedulerx.hooks.console import ConsoleLinks
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.exceptions import SchedulerXError
@@ -50,7 +51,7 @@ def _forward(
     return forward
 
 
-class SchedulerXHook(BaseHook):
+class SchedulerXHook(ConsoleLinks, BaseHook):
     """Calls the Alibaba Cloud SchedulerX OpenAPI with the credentials of an Airflow connection.
 
     The connection's login and password are the AccessKey ID and Secret; its extras set the
@@ -155,56 +156,6 @@ class SchedulerXHook(BaseHook):
         credentials = settings.shared_credentials_provider()
         credentials.on_new_secret = mask_secret
         return AsyncSchedulerXClient(credentials, settings.config, **self._client_kwargs(settings))
-
-    def scope_of(self, namespace: str | None, group_id: str | None) -> tuple[str | None, str | None]:
-        """The namespace and group a call goes to: these, or the hook's or connection's."""
-        defaults = self._client_kwargs(self.settings)
-        return namespace or defaults.get("namespace"), group_id or defaults.get("group_id")
-
-    def job_console_url(
-        self,
-        job_id: int | None = None,
-        instance_id: int | None = None,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> str:
-        """The console's list of the namespace's job instances, filtered to the job and the
-        instance when given (the console has no page of one instance)."""
-        from airflow_provider_schedulerx.hooks.console import instance_list_url
-
-        namespace, group_id = self.scope_of(namespace, group_id)
-        settings = self.settings
-        return instance_list_url(
-            settings.console_url,
-            settings.config.region_id,
-            namespace,
-            group_id=group_id if job_id is not None else None,
-            job_id=job_id,
-            instance_id=instance_id,
-        )
-
-    def workflow_console_url(
-        self,
-        workflow_id: int,
-        workflow_instance_id: int | None = None,
-        *,
-        namespace: str | None = None,
-        group_id: str | None = None,
-    ) -> str:
-        """The console's list of a workflow's instances, filtered to the instance when given."""
-        from airflow_provider_schedulerx.hooks.console import workflow_instance_url
-
-        namespace, group_id = self.scope_of(namespace, group_id)
-        settings = self.settings
-        return workflow_instance_url(
-            settings.console_url,
-            settings.config.region_id,
-            namespace,
-            group_id=group_id,
-            workflow_id=workflow_id,
-            workflow_instance_id=workflow_instance_id,
-        )
 
     # -- API: the client's methods ------------------------------------------------------------
 

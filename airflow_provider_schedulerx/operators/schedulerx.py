@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_schedulerx.operators.lineage import OpenLineageMixin
 from airflow_provider_schedulerx.utils import waiting
 from airflow_provider_schedulerx.utils.tasks import (
     SchedulerXTaskMixin,
@@ -27,7 +28,7 @@ __all__ = [  # noqa: F822
 ]
 
 
-class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
+class SchedulerXExecuteJobOperator(OpenLineageMixin, SchedulerXTaskMixin, BaseOperator):
     """Starts a SchedulerX job and, unless told not to, waits for the instance to finish.
 
     The new instance's id (``job_instance_id``) and the console URL go to XCom before the
@@ -237,15 +238,6 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
         if not instance.is_finished:
             self.follow_log(instance.job_id, instance.instance_id)
 
-    def sent_parameters(self, parameters: str | None, limit: int) -> str | None:
-        """The instance parameters sent: the request's, with the OpenLineage parent job
-        information when asked for (not part of the request: a retry's differs)."""
-        if not self.openlineage_inject_parent_job_info:
-            return parameters
-        from airflow_provider_schedulerx.utils.openlineage import with_parent_info
-
-        return with_parent_info(parameters, self._context["ti"], limit)
-
     def _start(self, request: Request) -> int:
         from airflow_provider_schedulerx.rpc.actions import MAX_INSTANCE_PARAMETERS_BYTES
 
@@ -379,33 +371,6 @@ class SchedulerXExecuteJobOperator(SchedulerXTaskMixin, BaseOperator):
     def given_id(self) -> int | None:
         """The job id the task was given, if it was given one (not a name)."""
         return None if self.job_name is not None else int(self.job_id)
-
-    # -- OpenLineage (called by its provider, when installed) ----------------------------
-
-    def lineage_instance(self) -> dict[str, Any] | None:
-        """The instance the try followed, as last seen (read now if it was not seen)."""
-        if self.last_seen is not None or self.job_instance_id is None:
-            return self.last_seen
-        from airflow_provider_schedulerx.exceptions import SchedulerXError
-
-        owner = self.job_id_in_use if self.job_id_in_use is not None else self.given_id()
-        if owner is None:
-            return None
-        try:
-            return dict(self.get_instance(owner, self.job_instance_id).to_dict())
-        except SchedulerXError as error:
-            self.log.warning("Could not read instance %d for OpenLineage: %s", self.job_instance_id, error)
-            return None
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        from airflow_provider_schedulerx.utils.openlineage import operator_lineage
-
-        return operator_lineage(self, task_instance, failed=False)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        from airflow_provider_schedulerx.utils.openlineage import operator_lineage
-
-        return operator_lineage(self, task_instance, failed=True)
 
     def post_execute(self, context: Any, result: Any = None) -> None:
         from airflow_provider_schedulerx.utils.task_state import forget_after_success

@@ -24,6 +24,7 @@ from airflow_provider_schedulerx.utils.waiting import (
     check_flag,
     check_poll_interval,
     check_timeout,
+    seconds_of,
 )
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
         # Checked before Airflow's own checks, which fail on some (an infinite timeout) with
         # an error that does not name the setting.
         if "poke_interval" in kwargs:
-            check_poll_interval(_seconds(kwargs["poke_interval"]), "poke_interval")
+            check_poll_interval(seconds_of(kwargs["poke_interval"]), "poke_interval")
         if kwargs.get("timeout") is not None:
-            check_timeout(_seconds(kwargs["timeout"]), "timeout")
+            check_timeout(seconds_of(kwargs["timeout"]), "timeout")
         super().__init__(**kwargs)
         self.policy = WaitPolicy.of(success_statuses, failure_statuses)
         self.deferrable = default_deferrable() if deferrable is None else check_flag(deferrable, "deferrable")
@@ -244,8 +245,7 @@ class SchedulerXJobInstanceSensor(WaitingSensor):
         instance_id = self.checked_id(self.job_instance_id, "job_instance_id")
         return self.resolve_job(context), instance_id
 
-    def linked(self, context: Any) -> tuple[int, int | None]:
-        return self._ids(context)
+    linked = _ids
 
     def look(self, context: Any) -> JobInstance | None:
         job_id, instance_id = self._ids(context)
@@ -362,8 +362,7 @@ class SchedulerXJobSensor(WaitingSensor):
 
     def linked(self, context: Any) -> tuple[int, int | None]:
         """The job's instances: which of them is the window's is not known yet."""
-        self.check_scope()
-        return self.resolve_job(context), None
+        return self._search_of(context).job_id, None
 
     def look(self, context: Any) -> JobInstance | None:
         search = self._search_of(context)
@@ -387,11 +386,6 @@ class SchedulerXJobSensor(WaitingSensor):
             failed_polls=failed_polls,
             stream_logs=self.stream_logs,
         )
-
-
-def _seconds(value: Any) -> Any:
-    """A duration given as a ``timedelta`` in seconds; anything else as it is."""
-    return value.total_seconds() if hasattr(value, "total_seconds") else value
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,7 @@ __all__ = [
     "check_flag",
     "check_poll_interval",
     "check_timeout",
+    "seconds_of",
 ]
 
 #: Polls in a row that may fail with a transient error (after the client's own retries)
@@ -220,3 +221,8 @@ class NodeLog:
                 was = f"{before.label} -> " if before is not None else ""
                 self._log.info("%s %s%s", node.describe(), was, node.status.label)
                 self._seen[node.job_id] = node.status
+
+
+def seconds_of(value: Any) -> Any:
+    """A duration given as a ``timedelta`` in seconds; anything else as it is."""
+    return value.total_seconds() if hasattr(value, "total_seconds") else value
