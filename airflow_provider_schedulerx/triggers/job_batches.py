@@ -11,7 +11,8 @@ sensor's window trigger). From then on it waits for the job's next round: one pa
 instance waited on and every window has been seen, or the pages end) answers all of them.
 What a round does not show (an instance not on its pages, a window older than the pages
 reached) is polled on its own, and an instance that has ended is read once more with
-``GetJobInstance``, so that the trigger's event carries all of it. Rounds come every poll
+``GetJobInstance``, so that the trigger's event carries all of it. A round for one instance
+alone is that instance's ``GetJobInstance``: no list, and no read after it. Rounds come every poll
 interval (the shortest of the triggers waiting). A round that fails fails the poll of every
 trigger waiting for it, as its own poll would have.
 """
@@ -22,7 +23,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, job_instance_page
+from airflow_provider_schedulerx.rpc.actions import MAX_PAGE_SIZE, get_job_instance, job_instance_page
 
 if TYPE_CHECKING:
     from airflow_provider_schedulerx.client import AsyncSchedulerXClient
@@ -61,6 +62,8 @@ class Listing:
 
     items: list[JobInstance]
     complete_from: int
+    #: The items are whole instances (``GetJobInstance``'s), not a list's.
+    whole: bool = False
     _by_id: dict[int, JobInstance] | None = field(default=None, repr=False)
 
     def instance(self, instance_id: int) -> JobInstance | None:
@@ -143,6 +146,11 @@ class JobBatch:
             return Listing([], 0)
         start, end = min(m.start for m in members), max(m.end for m in members)
         wanted = {m.instance_id for m in members if m.instance_id is not None}
+        if len(members) == 1 and wanted:
+            # One instance alone: its own poll, which reads all of it, is the round.
+            (instance_id,) = wanted
+            self.list_calls += 1
+            return Listing([await client.run(get_job_instance(self.job_id, instance_id))], end, whole=True)
         windows_from = min((m.start for m in members if m.instance_id is None), default=end)
         items: list[JobInstance] = []
         oldest: int | None = None

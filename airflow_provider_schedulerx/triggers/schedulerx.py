@@ -158,7 +158,8 @@ class SchedulerXJobInstanceTrigger(_StartedInstanceTrigger):
         if listing is None:
             return self._last  # the deadline has come: the wait says so
         listed = listing.instance(self.job_instance_id)
-        self._last = listed if listed is not None and not listed.is_finished else await own_poll()
+        whole = listed is not None and (listing.whole or not listed.is_finished)
+        self._last = listed if whole else await own_poll()
         return self._last
 
     async def stop_remote(self, client: AsyncSchedulerXClient, deadline: float) -> bool:
