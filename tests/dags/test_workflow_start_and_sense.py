@@ -3,14 +3,11 @@ instance sensor, end to end against the emulator's jobs file, in each mode of th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from airflow_provider_schedulerx.emulator.specs import load_jobs_file
 from tests.airflow_versions import AIRFLOW_VERSION, RESCHEDULES_IN_DAG_TEST
-from tests.conftest import REPO
 from tests.dags.test_example_dags import load_dag, printed, task_states, xcom
+from tests.dags.test_workflows import add_quick_workflows
 
 pytestmark = pytest.mark.dag
 
@@ -24,14 +21,7 @@ SENSOR_MODES = {
 
 @pytest.fixture
 def quick_workflows(airflow_db, schedulerx_connection):
-    """The emulator with the jobs file's workflows, their nodes quick."""
-    emulator = schedulerx_connection
-    _, jobs, workflows = load_jobs_file(REPO / "example_dags" / "emulator_jobs.json")
-    for job in jobs:
-        emulator.add_job(replace(job, wait_seconds=0.1, run_seconds=0.4, schedule=None))
-    for workflow in workflows:
-        emulator.add_workflow(workflow)
-    return emulator
+    return add_quick_workflows(schedulerx_connection)
 
 
 @pytest.mark.parametrize("mode", SENSOR_MODES)

@@ -25,15 +25,20 @@ SUCCEEDS, FAILS, HANGS = 201, 202, 203
 SENSOR_DAG = str(Path(__file__).parent / "files" / "workflow_sensor.py")
 
 
-@pytest.fixture
-def workflows(airflow_db, schedulerx_connection):
-    """The emulator with the jobs file's workflows, their nodes quick; and one that hangs."""
-    emulator = schedulerx_connection
+def add_quick_workflows(emulator):
+    """The jobs file's workflows on the emulator, their nodes quick."""
     _, jobs, specs = load_jobs_file(REPO / "example_dags" / "emulator_jobs.json")
     for job in jobs:
         emulator.add_job(replace(job, wait_seconds=0.1, run_seconds=0.4, schedule=None))
     for spec in specs:
         emulator.add_workflow(spec)
+    return emulator
+
+
+@pytest.fixture
+def workflows(airflow_db, schedulerx_connection):
+    """The emulator with the jobs file's workflows, their nodes quick; and one that hangs."""
+    emulator = add_quick_workflows(schedulerx_connection)
     emulator.add_job(JobSpec(job_id=126, name="orders-hang", wait_seconds=0.1, run_seconds=3600))
     emulator.add_workflow(
         WorkflowSpec(workflow_id=HANGS, name="hangs", nodes=[121, 126, 124], edges=[(121, 126), (126, 124)])
