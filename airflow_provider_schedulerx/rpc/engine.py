@@ -34,6 +34,8 @@ __all__ = ["AsyncEngine", "CallStats", "SyncEngine"]
 log = logging.getLogger("airflow_provider_schedulerx.client")
 
 T = TypeVar("T")
+#: The request templates a client keeps: a poll loop repeats one or two calls.
+MAX_REMEMBERED_REQUESTS = 16
 #: The service takes one ExecuteJob per job and second (its job id and schedule time are a
 #: unique index): starts of one job from one process are spaced this far apart.
 START_SPACING_SECONDS = 1.0
@@ -115,8 +117,7 @@ class _Attempts:
     budget: CallBudget | None = None
 
 
-@functools.lru_cache(maxsize=256)
-def _template(
+def _request_template(
     action: str,
     method: str,
     params: tuple[tuple[str, str], ...],
@@ -125,7 +126,7 @@ def _template(
     signature_version: str,
     user_agent: str,
 ) -> RequestTemplate:
-    """The request template of a call (a poll loop repeats one call: it is laid out once)."""
+    """The request template of a call, laid out once for the calls that repeat it."""
     return RequestTemplate(
         action=action,
         version=API_VERSION,
@@ -153,6 +154,9 @@ class _Engine:
             backoff_max=config.backoff_max,
         )
         self.stats = CallStats()
+        # Each client keeps its own: a process-wide cache smaller than the triggers of a
+        # triggerer would lay out every poll afresh.
+        self._template = functools.lru_cache(maxsize=MAX_REMEMBERED_REQUESTS)(_request_template)
 
     def _start(self, deadline: float | None) -> _Attempts:
         """The attempts of one call, to end within ``retry_deadline`` and by ``deadline``
@@ -185,7 +189,7 @@ class _Engine:
     ) -> PreparedRequest:
         """One signed attempt of ``call``, from the call's request template (made once)."""
         config = self.config
-        template = _template(
+        template = self._template(
             call.action,
             call.method,
             tuple(params.items()),

@@ -359,6 +359,36 @@ async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emul
         await close_shared_session()
 
 
+async def test_many_clients_polling_in_turn_each_lay_out_their_poll_once(emulator, monkeypatch):
+    """A triggerer holds thousands of clients, each repeating a call of its own: the request
+    of each is laid out once, however many other calls are repeated in between."""
+    from airflow_provider_schedulerx.rpc import engine
+    from airflow_provider_schedulerx.rpc.aio import close_shared_session
+    from airflow_provider_schedulerx.rpc.logs import log_page
+
+    with make_client(emulator) as sync_client:
+        instance_id = sync_client.execute_job(101)
+    laid_out, lay_out = [], engine._request_template
+
+    def counted(*args):
+        laid_out.append(args[0])
+        return lay_out(*args)
+
+    monkeypatch.setattr(engine, "_request_template", counted)
+    clients = [make_async_client(emulator) for _ in range(300)]
+    polls = [
+        client.prepared(log_page(101, instance_id, offset=offset, lines=1))
+        for offset, client in enumerate(clients)
+    ]
+    try:
+        for _ in range(3):
+            for poll in polls:
+                await poll()
+        assert laid_out == ["GetLog"] * len(clients)
+    finally:
+        await close_shared_session()
+
+
 async def test_async_slow_reply_times_out_and_a_pooled_poll_after_it_succeeds(emulator):
     from airflow_provider_schedulerx.rpc.aio import close_shared_session
 
