@@ -19,7 +19,12 @@ import yarl
 
 from airflow_provider_schedulerx.exceptions import SchedulerXConnectionError, SchedulerXError
 from airflow_provider_schedulerx.rpc import bodies
-from airflow_provider_schedulerx.rpc.protocol import TLS_FAILURE, PreparedRequest, Reply
+from airflow_provider_schedulerx.rpc.protocol import (
+    MAX_REMEMBERED_REQUESTS,
+    TLS_FAILURE,
+    PreparedRequest,
+    Reply,
+)
 
 __all__ = ["AsyncTransport", "close_shared_session", "session_in_use", "shared_session"]
 
@@ -97,6 +102,7 @@ class AsyncTransport:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.verify_ssl = verify_ssl
+        self._url = functools.lru_cache(maxsize=MAX_REMEMBERED_REQUESTS)(_url)
 
     async def send(self, request: PreparedRequest, *, timeout: float, action: str) -> Reply:
         """Send ``request`` and read the whole reply within ``timeout`` seconds.
@@ -108,7 +114,7 @@ class AsyncTransport:
         try:
             async with shared_session().request(
                 request.method,
-                _url(request.url),
+                self._url(request.url),
                 headers=request.headers,
                 data=request.body or None,
                 timeout=_timeout(timeout, min(self.connect_timeout, timeout)),
@@ -134,10 +140,8 @@ def _timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=total, sock_connect=connect)
 
 
-@functools.lru_cache(maxsize=256)
 def _url(url: str) -> yarl.URL:
-    """``url`` as ``aiohttp`` takes it, sent exactly as signed, without requoting; a poll
-    loop sends one URL again and again."""
+    """``url`` as ``aiohttp`` takes it, sent exactly as signed, without requoting."""
     return yarl.URL(url, encoded=True)
 
 

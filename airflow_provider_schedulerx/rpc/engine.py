@@ -26,7 +26,12 @@ from airflow_provider_schedulerx.exceptions import (
 from airflow_provider_schedulerx.rpc.aio import AsyncTransport
 from airflow_provider_schedulerx.rpc.budget import URGENT_ACTIONS, CallBudget, budget_for
 from airflow_provider_schedulerx.rpc.calls import ApiCall
-from airflow_provider_schedulerx.rpc.protocol import PreparedRequest, RequestTemplate, parse_reply
+from airflow_provider_schedulerx.rpc.protocol import (
+    MAX_REMEMBERED_REQUESTS,
+    PreparedRequest,
+    RequestTemplate,
+    parse_reply,
+)
 from airflow_provider_schedulerx.rpc.retries import RetryPolicy, is_idempotent
 
 __all__ = ["AsyncEngine", "CallStats", "SyncEngine"]
@@ -34,8 +39,6 @@ __all__ = ["AsyncEngine", "CallStats", "SyncEngine"]
 log = logging.getLogger("airflow_provider_schedulerx.client")
 
 T = TypeVar("T")
-#: The request templates a client keeps: a poll loop repeats one or two calls.
-MAX_REMEMBERED_REQUESTS = 16
 #: The service takes one ExecuteJob per job and second (its job id and schedule time are a
 #: unique index): starts of one job from one process are spaced this far apart.
 START_SPACING_SECONDS = 1.0
@@ -154,8 +157,6 @@ class _Engine:
             backoff_max=config.backoff_max,
         )
         self.stats = CallStats()
-        # Each client keeps its own: a process-wide cache smaller than the triggers of a
-        # triggerer would lay out every poll afresh.
         self._template = functools.lru_cache(maxsize=MAX_REMEMBERED_REQUESTS)(_request_template)
 
     def _start(self, deadline: float | None) -> _Attempts:

@@ -84,6 +84,12 @@ def stringify_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     return result
 
 
+#: The requests a client keeps laid out (their templates, their parsed URLs): a poll loop
+#: repeats one or two calls. Each client keeps its own: a process-wide cache smaller than
+#: the triggers of a triggerer would lay out every poll afresh.
+MAX_REMEMBERED_REQUESTS = 16
+
+
 class RequestTemplate:
     """One call's request without its timestamp and nonce: the URL, headers and, for a V3
     signature, the canonical request are worked out once, and :meth:`sign` completes one

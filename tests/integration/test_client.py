@@ -361,20 +361,26 @@ async def test_a_prepared_poll_follows_its_instance_and_checks_its_ids_once(emul
 
 async def test_many_clients_polling_in_turn_each_lay_out_their_poll_once(emulator, monkeypatch):
     """A triggerer holds thousands of clients, each repeating a call of its own: the request
-    of each is laid out once, however many other calls are repeated in between."""
-    from airflow_provider_schedulerx.rpc import engine
+    of each is laid out and its URL parsed once, however many other calls come in between."""
+    from airflow_provider_schedulerx.rpc import aio, engine
     from airflow_provider_schedulerx.rpc.aio import close_shared_session
     from airflow_provider_schedulerx.rpc.logs import log_page
 
     with make_client(emulator) as sync_client:
         instance_id = sync_client.execute_job(101)
     laid_out, lay_out = [], engine._request_template
+    parsed, parse = [], aio._url
 
     def counted(*args):
         laid_out.append(args[0])
         return lay_out(*args)
 
+    def counted_url(url):
+        parsed.append(url)
+        return parse(url)
+
     monkeypatch.setattr(engine, "_request_template", counted)
+    monkeypatch.setattr(aio, "_url", counted_url)
     clients = [make_async_client(emulator) for _ in range(300)]
     polls = [
         client.prepared(log_page(101, instance_id, offset=offset, lines=1))
@@ -385,6 +391,7 @@ async def test_many_clients_polling_in_turn_each_lay_out_their_poll_once(emulato
             for poll in polls:
                 await poll()
         assert laid_out == ["GetLog"] * len(clients)
+        assert len(parsed) == len(set(parsed)) == len(clients)
     finally:
         await close_shared_session()
 
