@@ -84,14 +84,17 @@ def asset_events(deployment: AirflowDeployment) -> list[dict[str, Any]]:
     500 is asked again until the scheduler has started that run."""
     (asset,) = deployment.api.get("/api/v2/assets", uri_pattern=URI)["assets"]
     params = {"asset_id": asset["id"], "limit": 1000}
-    deadline = time.monotonic() + 60
-    while True:
+    events: list[dict[str, Any]] = []
+
+    def answered() -> tuple[bool, str]:
         reply = deployment.api.request("GET", "/api/v2/assets/events", params=params, expect=(200, 500))
-        if reply.status_code == 200:
-            return list(reply.json()["asset_events"])
-        if time.monotonic() > deadline:
-            raise AssertionError(f"/api/v2/assets/events still answers 500: {reply.text[:500]}")
-        time.sleep(1)
+        if reply.status_code != 200:
+            return False, f"HTTP {reply.status_code}: {reply.text[:500]}"
+        events.extend(reply.json()["asset_events"])
+        return True, "HTTP 200"
+
+    deployment.api.wait_for("the asset's events", answered, timeout=60, interval=1)
+    return events
 
 
 def instances_in_events(deployment: AirflowDeployment) -> list[int]:
