@@ -236,7 +236,7 @@ class SchedulerXExecuteJobOperator(OpenLineageMixin, SchedulerXTaskMixin, BaseOp
         """Hears of every instance polled while the task waits from its worker: shows its
         new log lines."""
         if not instance.is_finished:
-            self.follow_log(instance.job_id, instance.instance_id)
+            self.follow_log(instance)
 
     def _start(self, request: Request) -> int:
         from airflow_provider_schedulerx.rpc.actions import MAX_INSTANCE_PARAMETERS_BYTES

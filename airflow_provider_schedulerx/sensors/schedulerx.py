@@ -128,7 +128,7 @@ class WaitingSensor(SchedulerXTaskMixin, BaseSensorOperator):
                 self.follower(*key, int(saved.get("shown") or 0))
         follower = self.follower(*key)
         before = follower.shown
-        self.follow_log(*key)
+        self.follow_log(instance)
         if store is not None and follower.shown != before:
             store.set(LOG_SHOWN_KEY, {"instance": instance.instance_id, "shown": follower.shown})
 

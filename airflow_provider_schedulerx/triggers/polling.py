@@ -193,9 +193,8 @@ class PollingTrigger(BaseTrigger):
             return
         if self._follower is None or self._follower.job_instance_id != instance.instance_id:
             self._follower = LogFollower(job_id, instance.instance_id, self.log_lines_shown)
-        # In the job's rounds, a quiet log is looked at again once the instance moves on.
-        changes = (instance.status, instance.progress) if self.paced else None
-        call = self._follower.next_call(changes)
+        # In the job's rounds, a quiet log is looked at again only once the instance moves on.
+        call = self._follower.next_call((instance.status, instance.progress), only_on_change=self.paced)
         if call is None:
             return
         try:

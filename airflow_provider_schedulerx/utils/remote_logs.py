@@ -1,12 +1,11 @@
 """Following a SchedulerX instance's log while a task waits on it: the lines written since
 the last poll go to the Airflow task log, in order and each once, at most
 :data:`MAX_LINES_PER_POLL` a poll (a chatty job is caught up over the next polls, not
-flooded into one). One ``GetLog`` call a poll at the most, read from the offset reached; a
-poll that brings nothing makes the next ones look less often (every 2nd, 4th, up to 8th
-poll), until lines come again. A trigger polling in its job's rounds, where every call
-counts against the account's quota, looks again after a read that brought nothing only once
-the instance's status or progress has changed. Pure: the caller makes the call, sync or
-async.
+flooded into one). One ``GetLog`` call a poll at the most, read from the offset reached. A
+read that brings nothing makes the log quiet: it is read again once the instance's status or
+progress has changed, or else after :data:`MAX_SKIPPED_POLLS` polls; a trigger polling in its
+job's rounds, where every call counts against the account's quota, waits for the change
+alone. Pure: the caller makes the call, sync or async.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ __all__ = ["MAX_LINES_PER_POLL", "LogFollower"]
 
 #: Log lines shown a poll at the most.
 MAX_LINES_PER_POLL = 50
-#: The most polls skipped between two looks at a log that brings nothing new.
-MAX_SKIPPED_POLLS = 7
+#: The most polls a quiet log goes unread while the instance shows no change.
+MAX_SKIPPED_POLLS = 15
 
 
 class LogFollower:
@@ -32,31 +31,32 @@ class LogFollower:
     :param shown: lines already shown (a rescheduled sensor or a trigger carries it on).
     """
 
-    __slots__ = ("_quiet_at", "_skip", "_wait", "job_id", "job_instance_id", "shown")
+    __slots__ = ("_asked_at", "_quiet_at", "_skipped", "job_id", "job_instance_id", "shown")
 
     def __init__(self, job_id: int, job_instance_id: int, shown: int = 0) -> None:
         self.job_id = job_id
         self.job_instance_id = job_instance_id
         self.shown = shown
-        self._skip = 0
-        self._wait = 0
-        self._quiet_at: object = None
+        self._asked_at: object = None
+        #: While the log is quiet, what the instance showed when it was last read (in a
+        #: 1-tuple, as that may be ``None``), and the polls that skipped it since.
+        self._quiet_at: tuple[object] | None = None
+        self._skipped = 0
 
-    def next_call(self, changes: object = None) -> ApiCall[list[str]] | None:
+    def next_call(self, changes: object = None, *, only_on_change: bool = False) -> ApiCall[list[str]] | None:
         """The call for this poll, or ``None`` when this poll skips the log.
 
-        :param changes: what tells that the instance moved on (its status and progress), for
-            a poll that looks again after an empty read only once it differs.
+        :param changes: what tells that the instance moved on (its status and progress).
+        :param only_on_change: read a quiet log again only once ``changes`` differs, not
+            also after :data:`MAX_SKIPPED_POLLS` polls.
         """
         from airflow_provider_schedulerx.rpc.logs import log_page
 
-        if changes is not None:
-            if self._quiet_at is not None and self._quiet_at == changes:
+        if self._quiet_at is not None and self._quiet_at[0] == changes:
+            self._skipped += 1
+            if only_on_change or self._skipped <= MAX_SKIPPED_POLLS:
                 return None
-            self._quiet_at = changes
-        elif self._wait:
-            self._wait -= 1
-            return None
+        self._asked_at = changes
         return log_page(self.job_id, self.job_instance_id, offset=self.shown, lines=MAX_LINES_PER_POLL)
 
     def take(self, lines: list[str], log: Any) -> None:
@@ -64,12 +64,8 @@ class LogFollower:
         for line in lines:
             log.info("[SchedulerX] %s", line)
         self.shown += len(lines)
-        if lines:
-            self._skip = self._wait = 0
-            self._quiet_at = None
-        else:
-            self._skip = min(2 * self._skip + 1, MAX_SKIPPED_POLLS)
-            self._wait = self._skip
+        self._quiet_at = None if lines else (self._asked_at,)
+        self._skipped = 0
 
     def rest_call(self, lines: int) -> ApiCall[list[str]]:
         """The call for the lines not shown yet once the instance ended, at most ``lines``."""

@@ -260,12 +260,14 @@ class SchedulerXTaskMixin:
         follower = self.follower(job_id, instance_id)
         follower.shown = max(follower.shown, int(event.get("log_lines_shown") or 0))
 
-    def follow_log(self, job_id: int, instance_id: int) -> None:
-        """Show the log lines written since the last poll (when ``stream_logs``)."""
+    def follow_log(self, instance: Any) -> None:
+        """Show the log lines of ``instance`` (a job instance) written since the last poll
+        (when ``stream_logs``)."""
         if not self.stream_logs:
             return
+        job_id, instance_id = instance.job_id, instance.instance_id
         follower = self.follower(job_id, instance_id)
-        call = follower.next_call()
+        call = follower.next_call((instance.status, instance.progress))
         if call is None:
             return
         try:
