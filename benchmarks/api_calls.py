@@ -35,6 +35,7 @@ class CallCost:
 class ApiCallResults:
     costs: dict[str, CallCost]
     signing_us: dict[str, float]
+    reading_us: dict[str, float]
     emulator_core_share: float
     rounds: int
     calls_per_round: int
@@ -86,6 +87,7 @@ def run(rounds: int, calls_per_round: int) -> ApiCallResults:
     return ApiCallResults(
         costs=costs,
         signing_us=signing_costs(),
+        reading_us=reading_costs(),
         emulator_core_share=emulator.busiest_core_share,
         rounds=rounds,
         calls_per_round=calls_per_round,
@@ -172,5 +174,58 @@ def signing_costs(number: int = 1000, repeats: int = 15) -> dict[str, float]:
     for _ in range(repeats):  # taking turns, so that a noisy moment does not hit one alone
         for name, function in functions.items():
             timer = timeit.Timer(function, timer=time.process_time)  # CPU: not the time descheduled
+            best[name] = min(best[name], timer.timeit(number))
+    return {name: seconds / number * 1e6 for name, seconds in best.items()}
+
+
+def reading_costs(number: int = 1000, repeats: int = 15) -> dict[str, float]:
+    """Microseconds to read one ``GetJobInstance`` reply into a record (best of ``repeats``
+    runs of ``number``): ``afresh``, every field read and checked, as each poll did before a
+    poll's reader kept the last record; ``again``, the reader of a poll that read the same
+    instance last time, as a poll loop mostly finds it."""
+    import json
+
+    from airflow_provider_schedulerx.rpc import actions
+    from airflow_provider_schedulerx.rpc.replies import data_of, job_instance
+
+    job_id, instance_id = 900, 1_796_318_350_345_998
+    body = json.dumps(
+        {
+            "Code": 200,
+            "Success": True,
+            "RequestId": "FFCB1567-F763-4626-BA00-03229AE97DC9",
+            "Data": {
+                "JobInstanceDetail": {
+                    "DataTime": "2026-12-04 01:19:10",
+                    "EndTime": "",
+                    "Executor": "openapi",
+                    "InstanceId": instance_id,
+                    "JobId": job_id,
+                    "Progress": "0%",
+                    "Result": "",
+                    "ScheduleTime": "2026-12-04 01:19:10",
+                    "StartTime": "2026-12-04 01:19:10",
+                    "Status": 3,
+                    "TimeType": 100,
+                    "TriggerType": 3,
+                    "WorkAddr": "127.0.0.1:16888",
+                    "JobName": "benchmark-long-running",
+                    "Parameters": "",
+                    "TraceId": "7165795b14ed465e8d64c2435e7ec4",
+                }
+            },
+        }
+    )
+    reader = actions.get_job_instance(job_id, instance_id).parse
+    functions: dict[str, Callable[[], Any]] = {
+        "afresh": lambda: job_instance(
+            data_of(json.loads(body), "GetJobInstance").child("JobInstanceDetail"), "Asia/Shanghai"
+        ),
+        "again": lambda: reader(json.loads(body), "Asia/Shanghai"),
+    }
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(repeats):
+        for name, function in functions.items():
+            timer = timeit.Timer(function, timer=time.process_time)
             best[name] = min(best[name], timer.timeit(number))
     return {name: seconds / number * 1e6 for name, seconds in best.items()}

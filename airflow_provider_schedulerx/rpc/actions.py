@@ -179,17 +179,45 @@ class InstanceAction(Generic[T]):
         return f"<action {self._action}>"
 
 
-def _the_instance(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], JobInstance]:
-    def parse(reply: dict[str, Any], timezone: str) -> JobInstance:
+#: The types of the values a ``JobInstanceDetail`` is compared by when polled again.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _TheInstance:
+    """Reads the ``GetJobInstance`` replies of one instance. A poll mostly finds the instance
+    as it was: a ``JobInstanceDetail`` equal to the last one read, value for value and type
+    for type, all of them scalars, gives back the record read from that one (records are
+    immutable) instead of reading it again."""
+
+    __slots__ = ("_detail", "_instance", "_timezone", "_types", "_wanted", "_wanted_job")
+
+    def __init__(self, wanted_job: int, wanted: int) -> None:
+        self._wanted_job, self._wanted = wanted_job, wanted
+        self._detail: dict[str, Any] | None = None
+        self._types: list[type] = []
+        self._timezone = ""
+        self._instance: JobInstance | None = None
+
+    def __call__(self, reply: dict[str, Any], timezone: str) -> JobInstance:
+        data = reply.get("Data")
+        detail = data.get("JobInstanceDetail") if type(data) is dict else None
+        types = [*map(type, detail.values())] if type(detail) is dict else None
+        if (
+            self._instance is not None
+            and detail == self._detail
+            and types == self._types
+            and timezone == self._timezone
+        ):
+            return self._instance
         instance = job_instance(data_of(reply, "GetJobInstance").child("JobInstanceDetail"), timezone)
-        if (instance.job_id, instance.instance_id) != (wanted_job, wanted):
+        if (instance.job_id, instance.instance_id) != (self._wanted_job, self._wanted):
             raise SchedulerXResponseError(
                 f"GetJobInstance: the reply describes instance {instance.instance_id} of job "
-                f"{instance.job_id}, not instance {wanted} of job {wanted_job}"
+                f"{instance.job_id}, not instance {self._wanted} of job {self._wanted_job}"
             )
+        if types is not None and _SCALARS.issuperset(types):
+            self._detail, self._types, self._timezone, self._instance = detail, types, timezone, instance
         return instance
-
-    return parse
 
 
 def _thewhole_reply(wanted_job: int, wanted: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
@@ -202,7 +230,7 @@ get_job_instance = InstanceAction(
     "GetJobInstance",
     "GET",
     "JobInstanceId",
-    _the_instance,
+    _TheInstance,
 )
 stop_instance = InstanceAction(
     "stop_instance",
